@@ -1,0 +1,31 @@
+/*
+ * Configuration shared by the three daemons: one INI-style file format
+ * (sections [common], [gateway], [registry], [persister]) where every key
+ * can be overridden by a command-line flag of the same name
+ * (--offline-grace-ms or --offline_grace_ms). --help prints the table.
+ */
+#ifndef PRS_CONFIG_H
+#define PRS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+enum prs_opt_type { PRS_OPT_STR, PRS_OPT_INT, PRS_OPT_BOOL };
+
+struct prs_opt {
+	const char *name; /* key, with underscores */
+	enum prs_opt_type type;
+	void *ptr; /* char **, int64_t * or bool *; holds the default */
+	int64_t min, max; /* bounds for PRS_OPT_INT */
+	const char *help;
+};
+
+/* Reads --config FILE (if given) and then the flags. Returns 0 to run, 1
+ * when --help or --version was printed, -1 after printing an error. String
+ * values set here are allocated and live for the process. */
+int prs_config_parse(const struct prs_opt *opts, size_t nopts,
+        const char *section, const char *prog, const char *about, int argc,
+        char **argv);
+
+#endif

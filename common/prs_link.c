@@ -1,0 +1,298 @@
+/*
+ * NNG PUSH/PULL links driven from libev. See prs_link.h for the why.
+ *
+ * Ownership: prs_peer_send copies the envelope into an nng_msg; once NNG
+ * accepts the message it owns it, otherwise our queue does until it is
+ * sent or the peer is closed.
+ */
+#include "prs_link.h"
+#include "prs_util.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <nng/transport/ipc/ipc.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define PEER_BACKLOG_MAX 65536 /* messages kept while NNG pushes back */
+#define RECV_BURST 512         /* messages handled per readiness event */
+#define GONE_MAX 1024
+
+struct prs_inbox {
+	nng_socket sock;
+	struct ev_loop *loop;
+	ev_io rio;
+	ev_async gone_async;
+	prs_inbox_recv_cb recv_cb;
+	prs_inbox_gone_cb gone_cb;
+	void *arg;
+	pthread_mutex_t mtx; /* guards gone[] filled by NNG threads */
+	uint32_t gone[GONE_MAX];
+	size_t ngone;
+};
+
+struct prs_peer {
+	nng_socket sock;
+	struct ev_loop *loop;
+	ev_io wio;
+	char *url;
+	char *name;
+	Prs__Kind kind;
+	uint64_t epoch;
+	uint64_t seq;
+	nng_msg **q; /* ring of messages NNG has not taken yet */
+	size_t qhead, qlen, qcap;
+	uint64_t dropped;
+};
+
+static void
+inbox_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct prs_inbox *in = container_of(w, struct prs_inbox, rio);
+	int i;
+
+	for (i = 0; i < RECV_BURST; i++) {
+		nng_msg *m;
+		Prs__Envelope *env;
+		uint32_t pipe;
+		int rv = nng_recvmsg(in->sock, &m, NNG_FLAG_NONBLOCK);
+		if (rv != 0) {
+			if (rv != NNG_EAGAIN)
+				prs_warn("inbox receive: %s", nng_strerror(rv));
+			return;
+		}
+		pipe = nng_pipe_id(nng_msg_get_pipe(m));
+		env = prs__envelope__unpack(NULL, nng_msg_len(m),
+		        nng_msg_body(m));
+		nng_msg_free(m);
+		if (env == NULL) {
+			prs_warn("dropped a corrupt message on pipe %u", pipe);
+			continue;
+		}
+		in->recv_cb(in->arg, env, pipe);
+		prs__envelope__free_unpacked(env, NULL);
+	}
+}
+
+static void
+inbox_pipe_notify(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	struct prs_inbox *in = arg;
+
+	(void) ev;
+	pthread_mutex_lock(&in->mtx);
+	if (in->ngone < GONE_MAX)
+		in->gone[in->ngone++] = nng_pipe_id(pipe);
+	pthread_mutex_unlock(&in->mtx);
+	ev_async_send(in->loop, &in->gone_async);
+}
+
+static void
+inbox_gone_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct prs_inbox *in = container_of(w, struct prs_inbox, gone_async);
+	uint32_t gone[GONE_MAX];
+	size_t n, i;
+
+	/* Deliver what is already received first, so that a message sent
+	 * just before the peer died is not processed after its death. */
+	inbox_read_cb(loop, &in->rio, EV_READ);
+	pthread_mutex_lock(&in->mtx);
+	n = in->ngone;
+	memcpy(gone, in->gone, n * sizeof(gone[0]));
+	in->ngone = 0;
+	pthread_mutex_unlock(&in->mtx);
+	for (i = 0; i < n; i++)
+		in->gone_cb(in->arg, gone[i]);
+}
+
+int
+prs_inbox_open(struct prs_inbox **out, struct ev_loop *loop, const char *url,
+        prs_inbox_recv_cb recv_cb, prs_inbox_gone_cb gone_cb, void *arg)
+{
+	struct prs_inbox *in = xcalloc(1, sizeof(*in));
+	nng_listener l;
+	int fd, rv;
+
+	in->loop = loop;
+	in->recv_cb = recv_cb;
+	in->gone_cb = gone_cb;
+	in->arg = arg;
+	pthread_mutex_init(&in->mtx, NULL);
+	if ((rv = nng_pull0_open(&in->sock)) != 0)
+		goto fail_alloc;
+	if ((rv = nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ,
+	             PRS_LINK_MAX_MSG)) != 0 ||
+	    (rv = nng_socket_set_int(in->sock, NNG_OPT_RECVBUF, 8192)) != 0 ||
+	    (rv = nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST,
+	             inbox_pipe_notify, in)) != 0)
+		goto fail;
+	if ((rv = nng_listener_create(&l, in->sock, url)) != 0)
+		goto fail;
+	if (strncmp(url, "ipc://", 6) == 0)
+		nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660);
+	if ((rv = nng_listener_start(l, 0)) != 0)
+		goto fail;
+	if ((rv = nng_socket_get_int(in->sock, NNG_OPT_RECVFD, &fd)) != 0)
+		goto fail;
+	ev_io_init(&in->rio, inbox_read_cb, fd, EV_READ);
+	ev_io_start(loop, &in->rio);
+	ev_async_init(&in->gone_async, inbox_gone_cb);
+	ev_async_start(loop, &in->gone_async);
+	*out = in;
+	return 0;
+fail:
+	nng_close(in->sock);
+fail_alloc:
+	prs_err("listen %s: %s", url, nng_strerror(rv));
+	pthread_mutex_destroy(&in->mtx);
+	free(in);
+	return -rv;
+}
+
+void
+prs_inbox_close(struct prs_inbox *in)
+{
+	if (in == NULL)
+		return;
+	ev_io_stop(in->loop, &in->rio);
+	nng_close(in->sock); /* waits for notifier callbacks to finish */
+	ev_async_stop(in->loop, &in->gone_async);
+	pthread_mutex_destroy(&in->mtx);
+	free(in);
+}
+
+/* Hands queued messages to NNG until it pushes back. */
+static void
+peer_flush(struct prs_peer *p)
+{
+	while (p->qlen > 0) {
+		nng_msg *m = p->q[p->qhead];
+		if (nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) != 0)
+			break;
+		p->q[p->qhead] = NULL;
+		p->qhead = (p->qhead + 1) % p->qcap;
+		p->qlen--;
+	}
+	if (p->qlen > 0)
+		ev_io_start(p->loop, &p->wio);
+	else
+		ev_io_stop(p->loop, &p->wio);
+}
+
+static void
+peer_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	peer_flush(container_of(w, struct prs_peer, wio));
+}
+
+int
+prs_peer_open(struct prs_peer **out, struct ev_loop *loop, const char *url,
+        Prs__Kind kind, const char *name, uint64_t epoch)
+{
+	struct prs_peer *p = xcalloc(1, sizeof(*p));
+	int fd, rv;
+
+	p->loop = loop;
+	p->url = xstrdup(url);
+	p->name = xstrdup(name);
+	p->kind = kind;
+	p->epoch = epoch;
+	if ((rv = nng_push0_open(&p->sock)) != 0)
+		goto fail_alloc;
+	if ((rv = nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ,
+	             PRS_LINK_MAX_MSG)) != 0 ||
+	    (rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 1024)) != 0 ||
+	    (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 50)) != 0 ||
+	    (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 500)) != 0)
+		goto fail;
+	if ((rv = nng_dial(p->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+		goto fail;
+	if ((rv = nng_socket_get_int(p->sock, NNG_OPT_SENDFD, &fd)) != 0)
+		goto fail;
+	ev_io_init(&p->wio, peer_write_cb, fd, EV_READ);
+	*out = p;
+	return 0;
+fail:
+	nng_close(p->sock);
+fail_alloc:
+	prs_err("dial %s: %s", url, nng_strerror(rv));
+	free(p->url);
+	free(p->name);
+	free(p);
+	return -rv;
+}
+
+void
+prs_peer_close(struct prs_peer *p)
+{
+	if (p == NULL)
+		return;
+	ev_io_stop(p->loop, &p->wio);
+	while (p->qlen > 0) {
+		nng_msg_free(p->q[p->qhead]);
+		p->qhead = (p->qhead + 1) % p->qcap;
+		p->qlen--;
+	}
+	nng_close(p->sock);
+	free(p->q);
+	free(p->url);
+	free(p->name);
+	free(p);
+}
+
+int
+prs_peer_send(struct prs_peer *p, Prs__Envelope *env)
+{
+	nng_msg *m;
+	size_t len;
+
+	env->kind = p->kind;
+	env->sender = p->name;
+	env->epoch = p->epoch;
+	env->seq = ++p->seq;
+	len = prs__envelope__get_packed_size(env);
+	if (nng_msg_alloc(&m, len) != 0)
+		return -1;
+	prs__envelope__pack(env, nng_msg_body(m));
+	if (p->qlen == 0 && nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) == 0)
+		return 0;
+	if (p->qlen == p->qcap) {
+		size_t ncap = p->qcap ? p->qcap * 2 : 64, i;
+		nng_msg **nq;
+		if (ncap > PEER_BACKLOG_MAX) {
+			nng_msg_free(m);
+			if (p->dropped++ % 1000 == 0)
+				prs_warn("%s: backlog full, dropping messages",
+				        p->url);
+			return -1;
+		}
+		nq = xcalloc(ncap, sizeof(*nq));
+		for (i = 0; i < p->qlen; i++)
+			nq[i] = p->q[(p->qhead + i) % p->qcap];
+		free(p->q);
+		p->q = nq;
+		p->qcap = ncap;
+		p->qhead = 0;
+	}
+	p->q[(p->qhead + p->qlen) % p->qcap] = m;
+	p->qlen++;
+	peer_flush(p);
+	return 0;
+}
+
+size_t
+prs_peer_backlog(const struct prs_peer *p)
+{
+	return p->qlen;
+}
+
+const char *
+prs_peer_url(const struct prs_peer *p)
+{
+	return p->url;
+}

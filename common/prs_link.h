@@ -1,0 +1,60 @@
+/*
+ * Links between presence processes over NNG.
+ *
+ * Every process listens on one PULL socket (prs_inbox) and sends to each
+ * peer through its own PUSH socket (prs_peer) dialing that peer's inbox.
+ * PUSH/PULL never drops while both ends run; what is in flight when a
+ * receiver dies is lost, which the envelope's epoch and sequence numbers
+ * reveal to the application so it can resynchronise (docs/DESIGN.md).
+ * Both ends are driven from the libev loop: the inbox through NNG's
+ * pollable receive fd, pipe removals through an ev_async (NNG calls the
+ * pipe notifier on its own threads), and a peer never blocks: a message
+ * NNG cannot take now waits in a bounded queue and is retried when the
+ * send fd becomes ready.
+ */
+#ifndef PRS_LINK_H
+#define PRS_LINK_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "presence.pb-c.h"
+
+/* Largest message any of our sockets accepts; larger ones close the pipe. */
+#define PRS_LINK_MAX_MSG (16u * 1024 * 1024)
+
+struct prs_inbox;
+struct prs_peer;
+
+/* Called on the loop for every well-formed envelope; env is freed after
+ * the callback returns. pipe identifies the connection it came on. */
+typedef void (*prs_inbox_recv_cb)(void *arg, Prs__Envelope *env,
+        uint32_t pipe);
+/* Called on the loop when a connection to the inbox went away. */
+typedef void (*prs_inbox_gone_cb)(void *arg, uint32_t pipe);
+
+/* Listens on url (ipc:// or tcp://). ipc socket files get mode 0660.
+ * Returns 0 or a negative NNG error (logged). */
+int prs_inbox_open(struct prs_inbox **out, struct ev_loop *loop,
+        const char *url, prs_inbox_recv_cb recv_cb, prs_inbox_gone_cb gone_cb,
+        void *arg);
+void prs_inbox_close(struct prs_inbox *in);
+
+/* Dials url in the background (redialing forever). The sender identity
+ * (kind, name, epoch) is stamped on every envelope sent through it. */
+int prs_peer_open(struct prs_peer **out, struct ev_loop *loop,
+        const char *url, Prs__Kind kind, const char *name, uint64_t epoch);
+void prs_peer_close(struct prs_peer *p);
+
+/* Fills env's sender fields and the next sequence number, packs and sends
+ * it without blocking. env stays the caller's. Returns 0, or -1 when the
+ * backlog is full and the message was dropped (the receiver will see a
+ * sequence gap). */
+int prs_peer_send(struct prs_peer *p, Prs__Envelope *env);
+/* Messages waiting in our own queue (not yet taken by NNG). */
+size_t prs_peer_backlog(const struct prs_peer *p);
+const char *prs_peer_url(const struct prs_peer *p);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * Small helpers every presence process uses: abort-on-OOM allocation (as
+ * tmux and Redis do: a daemon that cannot allocate a few bytes has nothing
+ * sensible left to do), clocks, logging to stderr, and identifier checks.
+ */
+#ifndef PRS_UTIL_H
+#define PRS_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define container_of(ptr, type, member)                                       \
+	((type *) (void *) ((char *) (ptr) -offsetof(type, member)))
+#define PRS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocate or abort. The caller owns the result and frees it with free(). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Wall-clock milliseconds since the UNIX epoch (what clients see). */
+int64_t prs_now_ms(void);
+/* Monotonic milliseconds, for deadlines and intervals. */
+int64_t prs_mono_ms(void);
+/* A fresh 64-bit epoch for this process start (time and randomness). */
+uint64_t prs_epoch_new(void);
+
+/* Logging: one level-prefixed line per call, to stderr. */
+void prs_log_setname(const char *name);
+void prs_log_set_debug(bool on);
+void prs_logf(char level, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+#define prs_debug(...) prs_logf('D', __VA_ARGS__)
+#define prs_info(...) prs_logf('I', __VA_ARGS__)
+#define prs_warn(...) prs_logf('W', __VA_ARGS__)
+#define prs_err(...) prs_logf('E', __VA_ARGS__)
+
+/* True when s[0..len) is a valid user or thread id: 1-128 bytes of UTF-8
+ * without control characters (PROTOCOL.md §2). */
+bool prs_id_valid(const char *s, size_t len);
+/* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
+bool prs_utf8_valid(const char *s, size_t len);
+
+/* Status names as clients spell them; -1 when unknown. */
+int prs_status_parse(const char *s);
+const char *prs_status_name(int status);
+
+#endif
