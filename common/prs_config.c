@@ -11,6 +11,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Strings we allocated, so that a value set twice (file, then flag) is
+ * freed rather than leaked; defaults are static and never freed. */
+static char *owned[128];
+
+static void
+str_set(char **slot, const char *val)
+{
+	size_t i;
+	char *old = *slot;
+
+	*slot = xstrdup(val);
+	for (i = 0; i < PRS_ARRAY_LEN(owned); i++) {
+		if (old != NULL && owned[i] == old) {
+			free(old);
+			owned[i] = *slot;
+			return;
+		}
+	}
+	for (i = 0; i < PRS_ARRAY_LEN(owned); i++) {
+		if (owned[i] == NULL) {
+			owned[i] = *slot;
+			return;
+		}
+	}
+}
+
 static const struct prs_opt *
 opt_find(const struct prs_opt *opts, size_t n, const char *name, size_t len)
 {
@@ -38,7 +64,7 @@ opt_set(const struct prs_opt *o, const char *val, const char *where)
 
 	switch (o->type) {
 	case PRS_OPT_STR:
-		*(char **) o->ptr = xstrdup(val);
+		str_set(o->ptr, val);
 		return 0;
 	case PRS_OPT_BOOL:
 		if (!strcmp(val, "true") || !strcmp(val, "1") ||

@@ -1,0 +1,212 @@
+/*
+ * The registry's state and the functions that change it.
+ *
+ * The registry is the only place where presence is decided. Everything
+ * here runs on one libev loop; NNG threads never touch this state.
+ * Ownership: the registry (struct reg) owns users, threads, gateways and
+ * sessions; a session belongs to exactly one gateway and one user; watch
+ * and membership links are nodes owned by both ends and freed with
+ * whichever end goes first.
+ */
+#ifndef REG_H
+#define REG_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define uthash_fatal(msg) abort()
+#include <uthash.h>
+
+#include "presence.pb-c.h"
+#include "prs_link.h"
+
+#define REG_MAX_WATCHES 10000 /* per session (PROTOCOL.md §3) */
+#define REG_MAX_IDS 1000      /* user ids per request */
+#define REG_HISTORY_MAX 100000
+
+struct reg_config {
+	char *url;
+	char *persister_url;
+	char *name;
+	char *audience; /* "threads" or "all" */
+	int64_t offline_grace_ms;
+	int64_t resync_window_ms;
+	int64_t typing_ttl_ms;
+	int64_t gateway_timeout_ms;
+	int64_t batch_retry_ms;
+	bool debug;
+};
+
+struct reg_user;
+struct reg_thread;
+struct reg_session;
+
+/* Session S watches user U: one node, in S's table and U's list. */
+struct reg_watch {
+	struct reg_session *s;
+	struct reg_user *u;
+	UT_hash_handle hh; /* in s->watches, keyed by u */
+	struct reg_watch *uprev, *unext; /* in u->watchers */
+};
+
+/* User U is a member of thread T. */
+struct reg_member {
+	struct reg_thread *t;
+	struct reg_user *u;
+	UT_hash_handle hh_t; /* in t->members, keyed by u */
+	UT_hash_handle hh_u; /* in u->threads, keyed by t */
+};
+
+struct reg_thread {
+	char *id;
+	struct reg_member *members;
+	UT_hash_handle hh;
+};
+
+struct reg_user {
+	char *id;
+	int status; /* the chosen status (ONLINE, AWAY, DND, INVISIBLE) */
+	char *text; /* NULL = none */
+	char *meta; /* JSON object text, NULL = none */
+	int64_t last_seen; /* ms, 0 = never */
+	int64_t since_pub; /* when what others see last changed */
+	int64_t since_own; /* when what the user's own sessions see changed */
+	int nsessions;
+	struct reg_session *sessions; /* list through s->uprev/unext */
+	bool in_grace;   /* last session ended uncleanly; offline at deadline */
+	int64_t grace_last_seen;
+	ev_timer grace;
+	bool pending; /* persisted online, waiting for a gateway re-announce */
+	bool dirty;   /* has a write waiting for the persister */
+	uint64_t mark; /* pass that last listed this user */
+	struct reg_user *dirty_next;
+	struct reg_member *threads;
+	struct reg_watch *watchers;
+	UT_hash_handle hh;
+};
+
+struct reg_gw;
+
+struct reg_session {
+	uint64_t sid;
+	struct reg_gw *gw;
+	struct reg_user *user;
+	struct reg_watch *watches;
+	uint64_t mark; /* audience pass that last chose this session */
+	bool stale;    /* not yet re-announced in a running resync */
+	struct reg_session *uprev, *unext;
+	UT_hash_handle hh; /* in gw->sessions, keyed by sid */
+};
+
+struct reg_gw {
+	char *name;
+	uint64_t epoch;
+	char *address;
+	struct prs_peer *peer;
+	uint32_t pipe;
+	int64_t last_heard; /* monotonic ms */
+	uint64_t next_seq;
+	bool synced; /* Resync sent for this incarnation */
+	struct reg_session *sessions;
+	uint64_t *tgt; /* targets gathered by the current audience pass */
+	size_t ntgt, tgtcap;
+	UT_hash_handle hh; /* in reg->gws, keyed by name */
+};
+
+/* A pending membership write, coalesced per (thread, user). */
+struct reg_memop {
+	char *key; /* thread id, NUL, user id */
+	size_t keylen;
+	bool add;
+	UT_hash_handle hh;
+};
+
+struct reg_typing {
+	char *key; /* thread id, NUL, user id */
+	size_t keylen;
+	int64_t expires; /* monotonic ms */
+	UT_hash_handle hh;
+};
+
+struct reg {
+	struct reg_config cfg;
+	struct ev_loop *loop;
+	uint64_t epoch;
+	int64_t started_ms;
+	struct prs_inbox *inbox;
+	struct prs_peer *pst;
+	uint64_t pst_epoch;
+	uint64_t pst_next_seq;
+	bool ready;
+	bool loading;
+	int64_t load_sent; /* monotonic ms of the last LoadRequest */
+	int64_t resync_deadline; /* monotonic ms; 0 when no window runs */
+	bool stopping;
+
+	struct reg_user *users;
+	struct reg_thread *threads;
+	struct reg_gw *gws;
+	struct reg_typing *typing;
+	uint64_t mark;
+
+	/* persistence */
+	int64_t version;
+	struct reg_user *dirty_head;
+	struct reg_memop *memops;
+	Prs__HistoryRow **history;
+	size_t nhistory, historycap;
+	uint64_t batch_seq;
+	Prs__WriteBatch *inflight;
+	int64_t inflight_sent; /* monotonic ms */
+
+	ev_timer cron;
+	ev_prepare before_sleep;
+	ev_timer stop_timer;
+	ev_signal sigint, sigterm;
+};
+
+/* reg_state.c: presence decisions */
+struct reg_user *reg_user_get(struct reg *r, const char *id);
+struct reg_user *reg_user_find(struct reg *r, const char *id, size_t len);
+void reg_session_open(struct reg *r, struct reg_gw *gw,
+        const Prs__SessionInfo *info, bool resync);
+void reg_session_close(struct reg *r, struct reg_session *s, bool clean);
+struct reg_session *reg_session_find(struct reg_gw *gw, uint64_t sid);
+void reg_status_set(struct reg *r, struct reg_session *s, int status,
+        const char *text);
+int reg_watch_add(struct reg *r, struct reg_session *s, struct reg_user *u);
+void reg_watch_del(struct reg *r, struct reg_session *s, struct reg_user *u);
+void reg_member_add(struct reg *r, const char *thread, const char *user,
+        bool persist);
+void reg_member_del(struct reg *r, struct reg_thread *t, struct reg_user *u,
+        bool persist);
+struct reg_thread *reg_thread_find(struct reg *r, const char *id);
+bool reg_is_member(struct reg_thread *t, struct reg_user *u);
+bool reg_user_online(const struct reg_user *u);
+/* Fills p (pointing into u) with the user as seen by others or by own. */
+void reg_view(const struct reg_user *u, bool own, int64_t now,
+        Prs__Presence *p);
+void reg_typing(struct reg *r, struct reg_session *s, const char *thread,
+        bool active);
+void reg_cron_typing(struct reg *r);
+void reg_resync_window_end(struct reg *r);
+void reg_user_loaded(struct reg *r, const Prs__PresenceRow *row);
+
+/* reg_link.c: messages */
+void reg_send_event(struct reg *r, struct reg_gw *gw, const Prs__Presence *p,
+        bool own);
+void reg_send_typing(struct reg *r, struct reg_gw *gw, const char *thread,
+        const char *user, bool active);
+void reg_mark_dirty(struct reg *r, struct reg_user *u);
+void reg_history_add(struct reg *r, const char *user, int status,
+        int64_t at);
+void reg_memop_add(struct reg *r, const char *thread, const char *user,
+        bool add);
+int reg_link_start(struct reg *r);
+void reg_link_stop(struct reg *r);
+void reg_gw_dead(struct reg *r, struct reg_gw *gw);
+void reg_cron(struct reg *r);
+void reg_flush_writes(struct reg *r);
+
+#endif

@@ -1,0 +1,652 @@
+/*
+ * Presence decisions: sessions, the user-level status, grace timers,
+ * audiences, membership, watches and typing.
+ *
+ * Every change follows one pattern: take a snapshot of what others and
+ * what the user's own sessions see (snap_take), change the state, then
+ * publish() compares the two views with the snapshot and emits exactly one
+ * event per view that changed. That is how "no duplicate online for a
+ * second device" and "no event when nothing visible changed" hold without
+ * special cases. Audiences come from indexes (thread members, watchers);
+ * a per-pass mark on each session removes duplicates without allocating.
+ */
+#include "reg.h"
+#include "prs_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <utlist.h>
+
+#define ST_OFFLINE PRS__STATUS__ST_OFFLINE
+#define ST_ONLINE PRS__STATUS__ST_ONLINE
+#define ST_INVISIBLE PRS__STATUS__ST_INVISIBLE
+
+#define TEXT_MAX 256
+#define META_MAX 4096
+
+struct snap {
+	int ps, os;
+	bool po, oo;
+	const char *ptext, *otext, *meta;
+};
+
+static bool
+user_live(const struct reg_user *u)
+{
+	return u->nsessions > 0 || u->in_grace || u->pending;
+}
+
+bool
+reg_user_online(const struct reg_user *u)
+{
+	return user_live(u) && u->status != ST_INVISIBLE;
+}
+
+void
+reg_view(const struct reg_user *u, bool own, int64_t now, Prs__Presence *p)
+{
+	bool live = user_live(u);
+	int st;
+	bool on;
+
+	if (own) {
+		st = live ? u->status : ST_OFFLINE;
+		on = live && u->status != ST_INVISIBLE;
+	} else {
+		on = live && u->status != ST_INVISIBLE;
+		st = on ? u->status : ST_OFFLINE;
+	}
+	prs__presence__init(p);
+	p->user_id = u->id;
+	p->status = st;
+	p->is_online = on;
+	p->has_text = st != ST_OFFLINE && u->text != NULL;
+	p->text = p->has_text ? u->text : "";
+	p->last_seen = on ? now : u->last_seen;
+	p->since = own ? u->since_own : u->since_pub;
+	p->meta = u->meta ? u->meta : "";
+}
+
+static void
+snap_take(const struct reg_user *u, struct snap *s)
+{
+	Prs__Presence p;
+
+	reg_view(u, false, 0, &p);
+	s->ps = p.status;
+	s->po = p.is_online;
+	s->ptext = p.has_text ? u->text : NULL;
+	reg_view(u, true, 0, &p);
+	s->os = p.status;
+	s->oo = p.is_online;
+	s->otext = p.has_text ? u->text : NULL;
+	s->meta = u->meta;
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static void
+target_add(struct reg_session *s, uint64_t mark)
+{
+	struct reg_gw *gw = s->gw;
+
+	if (s->mark == mark)
+		return;
+	s->mark = mark;
+	if (gw->ntgt == gw->tgtcap) {
+		gw->tgtcap = gw->tgtcap ? gw->tgtcap * 2 : 64;
+		gw->tgt = xrealloc(gw->tgt, gw->tgtcap * sizeof(*gw->tgt));
+	}
+	gw->tgt[gw->ntgt++] = s->sid;
+}
+
+/* Marks u's own sessions so that an audience pass skips them. */
+static uint64_t
+mark_own(struct reg *r, struct reg_user *u)
+{
+	struct reg_session *s;
+	uint64_t mark = ++r->mark;
+
+	DL_FOREACH2(u->sessions, s, unext)
+	s->mark = mark;
+	return mark;
+}
+
+/* Every session of a user who shares a thread with u (u's excluded). */
+static void
+targets_comembers(struct reg_user *u, uint64_t mark)
+{
+	struct reg_member *m, *mtmp, *m2, *m2tmp;
+	struct reg_session *s;
+
+	HASH_ITER(hh_u, u->threads, m, mtmp)
+	{
+		HASH_ITER(hh_t, m->t->members, m2, m2tmp)
+		{
+			if (m2->u == u)
+				continue;
+			DL_FOREACH2(m2->u->sessions, s, unext)
+			target_add(s, mark);
+		}
+	}
+}
+
+static void
+send_targets(struct reg *r, const Prs__Presence *p, bool own,
+        const char *thread, const char *user, bool active)
+{
+	struct reg_gw *gw, *tmp;
+
+	HASH_ITER(hh, r->gws, gw, tmp)
+	{
+		if (gw->ntgt == 0)
+			continue;
+		if (p != NULL)
+			reg_send_event(r, gw, p, own);
+		else
+			reg_send_typing(r, gw, thread, user, active);
+		gw->ntgt = 0;
+	}
+}
+
+static void
+emit_others(struct reg *r, struct reg_user *u, int64_t now)
+{
+	Prs__Presence p;
+	struct reg_watch *w;
+	uint64_t mark = mark_own(r, u);
+
+	reg_view(u, false, now, &p);
+	if (strcmp(r->cfg.audience, "all") == 0) {
+		struct reg_gw *gw, *tmp;
+		struct reg_session *s, *stmp;
+		HASH_ITER(hh, r->gws, gw, tmp)
+		{
+			HASH_ITER(hh, gw->sessions, s, stmp)
+			target_add(s, mark);
+		}
+	} else {
+		targets_comembers(u, mark);
+		DL_FOREACH2(u->watchers, w, unext)
+		target_add(w->s, mark);
+	}
+	send_targets(r, &p, false, NULL, NULL, false);
+}
+
+static void
+emit_own(struct reg *r, struct reg_user *u, struct reg_session *origin,
+        int64_t now)
+{
+	Prs__Presence p;
+	struct reg_session *s;
+	uint64_t mark = ++r->mark;
+
+	reg_view(u, true, now, &p);
+	DL_FOREACH2(u->sessions, s, unext)
+	{
+		if (s != origin)
+			target_add(s, mark);
+	}
+	send_targets(r, &p, true, NULL, NULL, false);
+}
+
+/* Compares u with the snapshot taken before a change and emits what
+ * changed. at: when the user stopped being online, if they did (0: now). */
+static void
+publish(struct reg *r, struct reg_user *u, const struct snap *b,
+        struct reg_session *origin, int64_t at)
+{
+	struct snap a;
+	bool pub, own;
+	int64_t now;
+
+	snap_take(u, &a);
+	pub = b->ps != a.ps || b->po != a.po || !str_eq(b->ptext, a.ptext) ||
+	      !str_eq(b->meta, a.meta);
+	own = b->os != a.os || b->oo != a.oo || !str_eq(b->otext, a.otext) ||
+	      !str_eq(b->meta, a.meta);
+	if (!pub && !own)
+		return;
+	now = prs_now_ms();
+	if (a.po)
+		u->last_seen = now;
+	else if (b->po)
+		u->last_seen = at ? at : now;
+	if (b->ps != a.ps)
+		u->since_pub = now;
+	if (b->os != a.os)
+		u->since_own = now;
+	reg_mark_dirty(r, u);
+	if (b->os != a.os)
+		reg_history_add(r, u->id, a.os, now);
+	if (pub)
+		emit_others(r, u, now);
+	if (own)
+		emit_own(r, u, origin, now);
+}
+
+struct reg_user *
+reg_user_find(struct reg *r, const char *id, size_t len)
+{
+	struct reg_user *u;
+	HASH_FIND(hh, r->users, id, len, u);
+	return u;
+}
+
+struct reg_user *
+reg_user_get(struct reg *r, const char *id)
+{
+	size_t len = strlen(id);
+	struct reg_user *u = reg_user_find(r, id, len);
+
+	if (u != NULL)
+		return u;
+	u = xcalloc(1, sizeof(*u));
+	u->id = xstrndup(id, len);
+	u->status = ST_ONLINE;
+	u->since_pub = u->since_own = prs_now_ms();
+	HASH_ADD_KEYPTR(hh, r->users, u->id, len, u);
+	return u;
+}
+
+static void
+grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct reg_user *u = container_of(w, struct reg_user, grace);
+	struct reg *r = w->data;
+	struct snap b;
+
+	snap_take(u, &b);
+	u->in_grace = false;
+	publish(r, u, &b, NULL, u->grace_last_seen);
+}
+
+static void
+grace_stop(struct reg *r, struct reg_user *u)
+{
+	if (u->in_grace) {
+		ev_timer_stop(r->loop, &u->grace);
+		u->in_grace = false;
+	}
+}
+
+struct reg_session *
+reg_session_find(struct reg_gw *gw, uint64_t sid)
+{
+	struct reg_session *s;
+	HASH_FIND(hh, gw->sessions, &sid, sizeof(sid), s);
+	return s;
+}
+
+static void
+session_watches_sync(struct reg *r, struct reg_session *s,
+        const Prs__SessionInfo *info)
+{
+	size_t i;
+	for (i = 0; i < info->n_watches; i++) {
+		const char *id = info->watches[i];
+		if (!prs_id_valid(id, strlen(id)))
+			continue;
+		if (reg_watch_add(r, s, reg_user_get(r, id)) < 0)
+			break;
+	}
+}
+
+void
+reg_session_open(struct reg *r, struct reg_gw *gw,
+        const Prs__SessionInfo *info, bool resync)
+{
+	struct reg_session *s = reg_session_find(gw, info->sid);
+	struct reg_user *u;
+	struct snap b;
+	char *old_text = NULL, *old_meta = NULL;
+	bool was_live, set_text = false, set_meta = false;
+	size_t idlen = strlen(info->user_id);
+
+	if (!prs_id_valid(info->user_id, idlen)) {
+		prs_warn("%s: session %llu with a bad user id dropped",
+		        gw->name, (unsigned long long) info->sid);
+		return;
+	}
+	if (s != NULL) {
+		if (strcmp(s->user->id, info->user_id) == 0) {
+			s->stale = false; /* re-announced: nothing changed */
+			session_watches_sync(r, s, info);
+			return;
+		}
+		reg_session_close(r, s, false);
+	}
+	u = reg_user_get(r, info->user_id);
+	snap_take(u, &b);
+	was_live = user_live(u);
+	grace_stop(r, u);
+	if (!was_live || (info->status_set && !resync)) {
+		int st = info->status;
+		u->status = st >= ST_ONLINE && st <= ST_INVISIBLE ? st
+		                                                  : ST_ONLINE;
+		old_text = u->text;
+		set_text = true;
+		u->text = info->has_text && strlen(info->text) <= TEXT_MAX &&
+		                          prs_utf8_valid(info->text,
+		                                  strlen(info->text))
+		                  ? xstrdup(info->text)
+		                  : NULL;
+	}
+	if (info->meta[0] != '\0' && strlen(info->meta) <= META_MAX &&
+	    !str_eq(info->meta, u->meta)) {
+		old_meta = u->meta;
+		set_meta = true;
+		u->meta = xstrdup(info->meta);
+	}
+	u->pending = false;
+
+	s = xcalloc(1, sizeof(*s));
+	s->sid = info->sid;
+	s->gw = gw;
+	s->user = u;
+	HASH_ADD(hh, gw->sessions, sid, sizeof(s->sid), s);
+	DL_APPEND2(u->sessions, s, uprev, unext);
+	u->nsessions++;
+	session_watches_sync(r, s, info);
+
+	publish(r, u, &b, s, 0);
+	if (set_text)
+		free(old_text);
+	if (set_meta)
+		free(old_meta);
+}
+
+void
+reg_session_close(struct reg *r, struct reg_session *s, bool clean)
+{
+	struct reg_user *u = s->user;
+	struct reg_watch *w, *wtmp;
+	struct snap b;
+	int64_t now = prs_now_ms();
+
+	snap_take(u, &b);
+	HASH_ITER(hh, s->watches, w, wtmp)
+	{
+		HASH_DEL(s->watches, w);
+		DL_DELETE2(w->u->watchers, w, uprev, unext);
+		free(w);
+	}
+	HASH_DEL(s->gw->sessions, s);
+	DL_DELETE2(u->sessions, s, uprev, unext);
+	u->nsessions--;
+	free(s);
+	if (u->nsessions == 0 && !u->pending) {
+		if (!clean && r->cfg.offline_grace_ms > 0) {
+			u->in_grace = true;
+			u->grace_last_seen = now;
+			ev_timer_init(&u->grace, grace_cb,
+			        (double) r->cfg.offline_grace_ms / 1000.0, 0.);
+			u->grace.data = r;
+			ev_timer_start(r->loop, &u->grace);
+		} else {
+			grace_stop(r, u);
+		}
+	}
+	publish(r, u, &b, NULL, now);
+}
+
+void
+reg_status_set(struct reg *r, struct reg_session *s, int status,
+        const char *text)
+{
+	struct reg_user *u = s->user;
+	char *old = u->text;
+	struct snap b;
+
+	if (status < ST_ONLINE || status > ST_INVISIBLE)
+		return;
+	if (text != NULL &&
+	    (strlen(text) > TEXT_MAX || !prs_utf8_valid(text, strlen(text))))
+		return;
+	snap_take(u, &b);
+	u->status = status;
+	u->text = text ? xstrdup(text) : NULL;
+	publish(r, u, &b, s, 0);
+	free(old);
+}
+
+int
+reg_watch_add(struct reg *r, struct reg_session *s, struct reg_user *u)
+{
+	struct reg_watch *w;
+
+	HASH_FIND(hh, s->watches, &u, sizeof(u), w);
+	if (w != NULL)
+		return 0;
+	if (HASH_COUNT(s->watches) >= REG_MAX_WATCHES)
+		return -1;
+	w = xcalloc(1, sizeof(*w));
+	w->s = s;
+	w->u = u;
+	HASH_ADD(hh, s->watches, u, sizeof(w->u), w);
+	DL_APPEND2(u->watchers, w, uprev, unext);
+	return 0;
+}
+
+void
+reg_watch_del(struct reg *r, struct reg_session *s, struct reg_user *u)
+{
+	struct reg_watch *w;
+
+	HASH_FIND(hh, s->watches, &u, sizeof(u), w);
+	if (w == NULL)
+		return;
+	HASH_DEL(s->watches, w);
+	DL_DELETE2(u->watchers, w, uprev, unext);
+	free(w);
+}
+
+struct reg_thread *
+reg_thread_find(struct reg *r, const char *id)
+{
+	struct reg_thread *t;
+	HASH_FIND_STR(r->threads, id, t);
+	return t;
+}
+
+bool
+reg_is_member(struct reg_thread *t, struct reg_user *u)
+{
+	struct reg_member *m;
+	if (t == NULL || u == NULL)
+		return false;
+	HASH_FIND(hh_t, t->members, &u, sizeof(u), m);
+	return m != NULL;
+}
+
+void
+reg_member_add(struct reg *r, const char *thread, const char *user,
+        bool persist)
+{
+	struct reg_thread *t = reg_thread_find(r, thread);
+	struct reg_user *u = reg_user_get(r, user);
+	struct reg_member *m;
+
+	if (t == NULL) {
+		t = xcalloc(1, sizeof(*t));
+		t->id = xstrdup(thread);
+		HASH_ADD_KEYPTR(hh, r->threads, t->id, strlen(t->id), t);
+	}
+	if (reg_is_member(t, u))
+		return;
+	m = xcalloc(1, sizeof(*m));
+	m->t = t;
+	m->u = u;
+	HASH_ADD(hh_t, t->members, u, sizeof(m->u), m);
+	HASH_ADD(hh_u, u->threads, t, sizeof(m->t), m);
+	if (persist)
+		reg_memop_add(r, t->id, u->id, true);
+}
+
+void
+reg_member_del(struct reg *r, struct reg_thread *t, struct reg_user *u,
+        bool persist)
+{
+	struct reg_member *m;
+
+	HASH_FIND(hh_t, t->members, &u, sizeof(u), m);
+	if (m == NULL)
+		return;
+	if (persist)
+		reg_memop_add(r, t->id, u->id, false);
+	HASH_DELETE(hh_t, t->members, m);
+	HASH_DELETE(hh_u, u->threads, m);
+	free(m);
+	if (HASH_CNT(hh_t, t->members) == 0) {
+		HASH_DEL(r->threads, t);
+		free(t->id);
+		free(t);
+	}
+}
+
+/* Typing entries are keyed "thread\0user" so one table serves. */
+static char *
+typing_key(const char *thread, const char *user, size_t *len)
+{
+	size_t tl = strlen(thread), ul = strlen(user);
+	char *k = xmalloc(tl + ul + 2);
+	memcpy(k, thread, tl + 1);
+	memcpy(k + tl + 1, user, ul + 1);
+	*len = tl + ul + 1;
+	return k;
+}
+
+static void
+typing_deliver(struct reg *r, struct reg_thread *t, struct reg_user *u,
+        bool active)
+{
+	struct reg_member *m, *tmp;
+	struct reg_session *s;
+	uint64_t mark = mark_own(r, u);
+
+	HASH_ITER(hh_t, t->members, m, tmp)
+	{
+		if (m->u == u)
+			continue;
+		DL_FOREACH2(m->u->sessions, s, unext)
+		target_add(s, mark);
+	}
+	send_targets(r, NULL, false, t->id, u->id, active);
+}
+
+void
+reg_typing(struct reg *r, struct reg_session *s, const char *thread,
+        bool active)
+{
+	struct reg_thread *t = reg_thread_find(r, thread);
+	struct reg_user *u = s->user;
+	struct reg_typing *e;
+	size_t len;
+	char *key;
+
+	if (!reg_is_member(t, u))
+		return; /* from a non-member: not delivered */
+	key = typing_key(thread, u->id, &len);
+	HASH_FIND(hh, r->typing, key, len, e);
+	if (active) {
+		if (e != NULL) {
+			e->expires = prs_mono_ms() + r->cfg.typing_ttl_ms;
+			free(key);
+			return;
+		}
+		e = xcalloc(1, sizeof(*e));
+		e->key = key;
+		e->keylen = len;
+		e->expires = prs_mono_ms() + r->cfg.typing_ttl_ms;
+		HASH_ADD_KEYPTR(hh, r->typing, e->key, e->keylen, e);
+	} else {
+		free(key);
+		if (e == NULL)
+			return;
+		HASH_DEL(r->typing, e);
+		free(e->key);
+		free(e);
+	}
+	typing_deliver(r, t, u, active);
+}
+
+void
+reg_cron_typing(struct reg *r)
+{
+	struct reg_typing *e, *tmp;
+	int64_t now = prs_mono_ms();
+
+	HASH_ITER(hh, r->typing, e, tmp)
+	{
+		struct reg_thread *t;
+		struct reg_user *u;
+		if (e->expires > now)
+			continue;
+		HASH_DEL(r->typing, e);
+		t = reg_thread_find(r, e->key);
+		u = reg_user_find(r, e->key + strlen(e->key) + 1,
+		        e->keylen - strlen(e->key) - 1);
+		if (t != NULL && u != NULL)
+			typing_deliver(r, t, u, false);
+		free(e->key);
+		free(e);
+	}
+}
+
+void
+reg_resync_window_end(struct reg *r)
+{
+	struct reg_user *u, *tmp;
+	int n = 0;
+
+	HASH_ITER(hh, r->users, u, tmp)
+	{
+		struct snap b;
+		if (!u->pending)
+			continue;
+		snap_take(u, &b);
+		u->pending = false;
+		publish(r, u, &b, NULL, r->started_ms);
+		n++;
+	}
+	prs_info("resync window closed: %d users without a live session "
+	         "went offline",
+	        n);
+}
+
+void
+reg_user_loaded(struct reg *r, const Prs__PresenceRow *row)
+{
+	const Prs__Presence *p = row->p;
+	struct reg_user *u;
+
+	if (p == NULL || !prs_id_valid(p->user_id, strlen(p->user_id)))
+		return;
+	u = reg_user_get(r, p->user_id);
+	if (user_live(u) && !u->pending)
+		return; /* a session arrived first: it is newer */
+	if (p->status >= ST_ONLINE && p->status <= ST_INVISIBLE) {
+		u->status = p->status;
+		u->pending = true;
+	} else {
+		u->status = ST_ONLINE;
+		u->pending = false;
+	}
+	free(u->text);
+	u->text = p->has_text && strlen(p->text) <= TEXT_MAX
+	                  ? xstrdup(p->text)
+	                  : NULL;
+	free(u->meta);
+	u->meta = p->meta[0] && strlen(p->meta) <= META_MAX ? xstrdup(p->meta)
+	                                                    : NULL;
+	u->last_seen = p->last_seen > 0 ? p->last_seen : 0;
+	u->since_pub = u->since_own = p->since;
+	if (row->version > r->version)
+		r->version = row->version;
+}
