@@ -71,7 +71,7 @@ opt_set(const struct prs_opt *o, const char *val, const char *where)
 		    !strcmp(val, "yes"))
 			*(bool *) o->ptr = true;
 		else if (!strcmp(val, "false") || !strcmp(val, "0") ||
-		         !strcmp(val, "no"))
+			 !strcmp(val, "no"))
 			*(bool *) o->ptr = false;
 		else
 			goto bad;
@@ -87,11 +87,13 @@ opt_set(const struct prs_opt *o, const char *val, const char *where)
 	}
 bad:
 	if (o->type == PRS_OPT_INT)
-		fprintf(stderr, "%s: %s: bad value '%s' (an integer %lld..%lld)\n",
-		        where, o->name, val, (long long) o->min,
-		        (long long) o->max);
+		fprintf(stderr,
+			"%s: %s: bad value '%s' (an integer %lld..%lld)\n",
+			where, o->name, val, (long long) o->min,
+			(long long) o->max);
 	else
-		fprintf(stderr, "%s: %s: bad value '%s'\n", where, o->name, val);
+		fprintf(stderr, "%s: %s: bad value '%s'\n", where, o->name,
+			val);
 	return -1;
 }
 
@@ -103,14 +105,14 @@ trim(char *s)
 		s++;
 	e = s + strlen(s);
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
-	                 e[-1] == '\r'))
+			 e[-1] == '\r'))
 		*--e = '\0';
 	return s;
 }
 
 static int
 config_file(const struct prs_opt *opts, size_t n, const char *section,
-        const char *path)
+	    const char *path)
 {
 	char line[4096], where[512];
 	char cur[64] = "common";
@@ -166,14 +168,14 @@ config_file(const struct prs_opt *opts, size_t n, const char *section,
 
 static void
 usage(const struct prs_opt *opts, size_t n, const char *section,
-        const char *prog, const char *about)
+      const char *prog, const char *about)
 {
 	size_t i;
 	printf("Usage: %s [--config FILE] [--KEY VALUE]...\n%s\n\n", prog,
-	        about);
+	       about);
 	printf("Every KEY may also be set in the [%s] (or [common]) section "
 	       "of the\nconfig file; flags override the file.\n\n",
-	        section);
+	       section);
 	printf("  --config FILE\n\tread settings from FILE\n");
 	for (i = 0; i < n; i++) {
 		const struct prs_opt *o = &opts[i];
@@ -186,17 +188,17 @@ usage(const struct prs_opt *opts, size_t n, const char *section,
 		switch (o->type) {
 		case PRS_OPT_STR: {
 			const char *v = *(char **) o->ptr;
-			printf("  --%s STR\n\t%s (default: %s)\n", name, o->help,
-			        v && *v ? v : "none");
+			printf("  --%s STR\n\t%s (default: %s)\n", name,
+			       o->help, v && *v ? v : "none");
 			break;
 		}
 		case PRS_OPT_INT:
-			printf("  --%s N\n\t%s (default: %lld)\n", name, o->help,
-			        (long long) *(int64_t *) o->ptr);
+			printf("  --%s N\n\t%s (default: %lld)\n", name,
+			       o->help, (long long) *(int64_t *) o->ptr);
 			break;
 		case PRS_OPT_BOOL:
 			printf("  --%s true|false\n\t%s (default: %s)\n", name,
-			        o->help, *(bool *) o->ptr ? "true" : "false");
+			       o->help, *(bool *) o->ptr ? "true" : "false");
 			break;
 		}
 	}
@@ -205,7 +207,7 @@ usage(const struct prs_opt *opts, size_t n, const char *section,
 
 int
 prs_config_parse(const struct prs_opt *opts, size_t n, const char *section,
-        const char *prog, const char *about, int argc, char **argv)
+		 const char *prog, const char *about, int argc, char **argv)
 {
 	int i;
 
@@ -237,9 +239,10 @@ prs_config_parse(const struct prs_opt *opts, size_t n, const char *section,
 		const struct prs_opt *o;
 		size_t len;
 		if (strncmp(a, "--", 2) != 0) {
-			fprintf(stderr, "%s: unexpected argument '%s' "
-			                "(see --help)\n",
-			        prog, a);
+			fprintf(stderr,
+				"%s: unexpected argument '%s' "
+				"(see --help)\n",
+				prog, a);
 			return -1;
 		}
 		a += 2;
@@ -252,21 +255,22 @@ prs_config_parse(const struct prs_opt *opts, size_t n, const char *section,
 		}
 		o = opt_find(opts, n, a, len);
 		if (o == NULL) {
-			fprintf(stderr, "%s: unknown option '--%.*s' "
-			                "(see --help)\n",
-			        prog, (int) len, a);
+			fprintf(stderr,
+				"%s: unknown option '--%.*s' "
+				"(see --help)\n",
+				prog, (int) len, a);
 			return -1;
 		}
 		if (eq) {
 			val = eq + 1;
 		} else if (o->type == PRS_OPT_BOOL &&
-		           (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))) {
+			   (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))) {
 			val = "true";
 		} else if (i + 1 < argc) {
 			val = argv[++i];
 		} else {
 			fprintf(stderr, "%s: --%s needs a value\n", prog,
-			        o->name);
+				o->name);
 			return -1;
 		}
 		if (opt_set(o, val, prog))

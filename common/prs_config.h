@@ -16,7 +16,7 @@ enum prs_opt_type { PRS_OPT_STR, PRS_OPT_INT, PRS_OPT_BOOL };
 struct prs_opt {
 	const char *name; /* key, with underscores */
 	enum prs_opt_type type;
-	void *ptr; /* char **, int64_t * or bool *; holds the default */
+	void *ptr;        /* char **, int64_t * or bool *; holds the default */
 	int64_t min, max; /* bounds for PRS_OPT_INT */
 	const char *help;
 };
@@ -25,7 +25,7 @@ struct prs_opt {
  * when --help or --version was printed, -1 after printing an error. String
  * values set here are allocated and live for the process. */
 int prs_config_parse(const struct prs_opt *opts, size_t nopts,
-        const char *section, const char *prog, const char *about, int argc,
-        char **argv);
+		     const char *section, const char *prog, const char *about,
+		     int argc, char **argv);
 
 #endif

@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 
 #define PEER_BACKLOG_MAX 65536 /* messages kept while NNG pushes back */
-#define RECV_BURST 512         /* messages handled per readiness event */
-#define GONE_MAX 1024
+#define RECV_BURST       512   /* messages handled per readiness event */
+#define GONE_MAX         1024
 
 struct prs_inbox {
 	nng_socket sock;
@@ -62,12 +62,13 @@ inbox_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int rv = nng_recvmsg(in->sock, &m, NNG_FLAG_NONBLOCK);
 		if (rv != 0) {
 			if (rv != NNG_EAGAIN)
-				prs_warn("inbox receive: %s", nng_strerror(rv));
+				prs_warn("inbox receive: %s",
+					 nng_strerror(rv));
 			return;
 		}
 		pipe = nng_pipe_id(nng_msg_get_pipe(m));
 		env = prs__envelope__unpack(NULL, nng_msg_len(m),
-		        nng_msg_body(m));
+					    nng_msg_body(m));
 		nng_msg_free(m);
 		if (env == NULL) {
 			prs_warn("dropped a corrupt message on pipe %u", pipe);
@@ -112,7 +113,7 @@ inbox_gone_cb(struct ev_loop *loop, ev_async *w, int revents)
 
 int
 prs_inbox_open(struct prs_inbox **out, struct ev_loop *loop, const char *url,
-        prs_inbox_recv_cb recv_cb, prs_inbox_gone_cb gone_cb, void *arg)
+	       prs_inbox_recv_cb recv_cb, prs_inbox_gone_cb gone_cb, void *arg)
 {
 	struct prs_inbox *in = xcalloc(1, sizeof(*in));
 	nng_listener l;
@@ -126,10 +127,10 @@ prs_inbox_open(struct prs_inbox **out, struct ev_loop *loop, const char *url,
 	if ((rv = nng_pull0_open(&in->sock)) != 0)
 		goto fail_alloc;
 	if ((rv = nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ,
-	             PRS_LINK_MAX_MSG)) != 0 ||
+				      PRS_LINK_MAX_MSG)) != 0 ||
 	    (rv = nng_socket_set_int(in->sock, NNG_OPT_RECVBUF, 8192)) != 0 ||
 	    (rv = nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST,
-	             inbox_pipe_notify, in)) != 0)
+				  inbox_pipe_notify, in)) != 0)
 		goto fail;
 	if ((rv = nng_listener_create(&l, in->sock, url)) != 0)
 		goto fail;
@@ -192,7 +193,7 @@ peer_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 int
 prs_peer_open(struct prs_peer **out, struct ev_loop *loop, const char *url,
-        Prs__Kind kind, const char *name, uint64_t epoch)
+	      Prs__Kind kind, const char *name, uint64_t epoch)
 {
 	struct prs_peer *p = xcalloc(1, sizeof(*p));
 	int fd, rv;
@@ -205,7 +206,7 @@ prs_peer_open(struct prs_peer **out, struct ev_loop *loop, const char *url,
 	if ((rv = nng_push0_open(&p->sock)) != 0)
 		goto fail_alloc;
 	if ((rv = nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ,
-	             PRS_LINK_MAX_MSG)) != 0 ||
+				      PRS_LINK_MAX_MSG)) != 0 ||
 	    (rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 1024)) != 0 ||
 	    (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 50)) != 0 ||
 	    (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 500)) != 0)
@@ -268,7 +269,7 @@ prs_peer_send(struct prs_peer *p, Prs__Envelope *env)
 			nng_msg_free(m);
 			if (p->dropped++ % 1000 == 0)
 				prs_warn("%s: backlog full, dropping messages",
-				        p->url);
+					 p->url);
 			return -1;
 		}
 		nq = xcalloc(ncap, sizeof(*nq));

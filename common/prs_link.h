@@ -31,21 +31,21 @@ struct prs_peer;
 /* Called on the loop for every well-formed envelope; env is freed after
  * the callback returns. pipe identifies the connection it came on. */
 typedef void (*prs_inbox_recv_cb)(void *arg, Prs__Envelope *env,
-        uint32_t pipe);
+				  uint32_t pipe);
 /* Called on the loop when a connection to the inbox went away. */
 typedef void (*prs_inbox_gone_cb)(void *arg, uint32_t pipe);
 
 /* Listens on url (ipc:// or tcp://). ipc socket files get mode 0660.
  * Returns 0 or a negative NNG error (logged). */
 int prs_inbox_open(struct prs_inbox **out, struct ev_loop *loop,
-        const char *url, prs_inbox_recv_cb recv_cb, prs_inbox_gone_cb gone_cb,
-        void *arg);
+		   const char *url, prs_inbox_recv_cb recv_cb,
+		   prs_inbox_gone_cb gone_cb, void *arg);
 void prs_inbox_close(struct prs_inbox *in);
 
 /* Dials url in the background (redialing forever). The sender identity
  * (kind, name, epoch) is stamped on every envelope sent through it. */
-int prs_peer_open(struct prs_peer **out, struct ev_loop *loop,
-        const char *url, Prs__Kind kind, const char *name, uint64_t epoch);
+int prs_peer_open(struct prs_peer **out, struct ev_loop *loop, const char *url,
+		  Prs__Kind kind, const char *name, uint64_t epoch);
 void prs_peer_close(struct prs_peer *p);
 
 /* Fills env's sender fields and the next sequence number, packs and sends

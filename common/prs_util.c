@@ -180,11 +180,11 @@ prs_id_valid(const char *s, size_t len)
 }
 
 static const char *const status_names[] = {
-        [PRS__STATUS__ST_OFFLINE] = "offline",
-        [PRS__STATUS__ST_ONLINE] = "online",
-        [PRS__STATUS__ST_AWAY] = "away",
-        [PRS__STATUS__ST_DND] = "dnd",
-        [PRS__STATUS__ST_INVISIBLE] = "invisible",
+	[PRS__STATUS__ST_OFFLINE] = "offline",
+	[PRS__STATUS__ST_ONLINE] = "online",
+	[PRS__STATUS__ST_AWAY] = "away",
+	[PRS__STATUS__ST_DND] = "dnd",
+	[PRS__STATUS__ST_INVISIBLE] = "invisible",
 };
 
 int

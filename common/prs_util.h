@@ -33,11 +33,11 @@ uint64_t prs_epoch_new(void);
 void prs_log_setname(const char *name);
 void prs_log_set_debug(bool on);
 void prs_logf(char level, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 #define prs_debug(...) prs_logf('D', __VA_ARGS__)
-#define prs_info(...) prs_logf('I', __VA_ARGS__)
-#define prs_warn(...) prs_logf('W', __VA_ARGS__)
-#define prs_err(...) prs_logf('E', __VA_ARGS__)
+#define prs_info(...)  prs_logf('I', __VA_ARGS__)
+#define prs_warn(...)  prs_logf('W', __VA_ARGS__)
+#define prs_err(...)   prs_logf('E', __VA_ARGS__)
 
 /* True when s[0..len) is a valid user or thread id: 1-128 bytes of UTF-8
  * without control characters (PROTOCOL.md §2). */

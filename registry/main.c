@@ -15,48 +15,45 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#define CRON_MS 100
+#define CRON_MS     100
 #define STOP_WAIT_S 3.0
 
 static struct reg R = {
-        .cfg =
-                {
-                        .url = "ipc:///run/presence/registry.sock",
-                        .persister_url = "ipc:///run/presence/persister.sock",
-                        .name = "registry",
-                        .audience = "threads",
-                        .offline_grace_ms = 5000,
-                        .resync_window_ms = 5000,
-                        .typing_ttl_ms = 6000,
-                        .gateway_timeout_ms = 3000,
-                        .batch_retry_ms = 3000,
-                },
+	.cfg =
+		{
+			.url = "ipc:///run/presence/registry.sock",
+			.persister_url = "ipc:///run/presence/persister.sock",
+			.name = "registry",
+			.audience = "threads",
+			.offline_grace_ms = 5000,
+			.resync_window_ms = 5000,
+			.typing_ttl_ms = 6000,
+			.gateway_timeout_ms = 3000,
+			.batch_retry_ms = 3000,
+		},
 };
 
 static const struct prs_opt opts[] = {
-        {"url", PRS_OPT_STR, &R.cfg.url, 0, 0,
-                "address the registry listens on (ipc:// or tcp://)"},
-        {"persister_url", PRS_OPT_STR, &R.cfg.persister_url, 0, 0,
-                "address of the persister"},
-        {"name", PRS_OPT_STR, &R.cfg.name, 0, 0, "name in logs and links"},
-        {"audience", PRS_OPT_STR, &R.cfg.audience, 0, 0,
-                "who sees whom: threads (co-members and watchers) or all"},
-        {"offline_grace_ms", PRS_OPT_INT, &R.cfg.offline_grace_ms, 0,
-                3600000,
-                "after an unclean disconnect, wait this long before "
-                "offline"},
-        {"resync_window_ms", PRS_OPT_INT, &R.cfg.resync_window_ms, 0,
-                600000,
-                "after a restart, users stored as online that no gateway "
-                "re-announces within this window go offline"},
-        {"typing_ttl_ms", PRS_OPT_INT, &R.cfg.typing_ttl_ms, 100, 600000,
-                "typing active:true expires after this long"},
-        {"gateway_timeout_ms", PRS_OPT_INT, &R.cfg.gateway_timeout_ms, 500,
-                600000,
-                "a gateway silent this long is treated as dead"},
-        {"batch_retry_ms", PRS_OPT_INT, &R.cfg.batch_retry_ms, 100, 600000,
-                "resend an unacknowledged write batch after this long"},
-        {"debug", PRS_OPT_BOOL, &R.cfg.debug, 0, 0, "log debug lines"},
+	{"url", PRS_OPT_STR, &R.cfg.url, 0, 0,
+	 "address the registry listens on (ipc:// or tcp://)"},
+	{"persister_url", PRS_OPT_STR, &R.cfg.persister_url, 0, 0,
+	 "address of the persister"},
+	{"name", PRS_OPT_STR, &R.cfg.name, 0, 0, "name in logs and links"},
+	{"audience", PRS_OPT_STR, &R.cfg.audience, 0, 0,
+	 "who sees whom: threads (co-members and watchers) or all"},
+	{"offline_grace_ms", PRS_OPT_INT, &R.cfg.offline_grace_ms, 0, 3600000,
+	 "after an unclean disconnect, wait this long before "
+	 "offline"},
+	{"resync_window_ms", PRS_OPT_INT, &R.cfg.resync_window_ms, 0, 600000,
+	 "after a restart, users stored as online that no gateway "
+	 "re-announces within this window go offline"},
+	{"typing_ttl_ms", PRS_OPT_INT, &R.cfg.typing_ttl_ms, 100, 600000,
+	 "typing active:true expires after this long"},
+	{"gateway_timeout_ms", PRS_OPT_INT, &R.cfg.gateway_timeout_ms, 500,
+	 600000, "a gateway silent this long is treated as dead"},
+	{"batch_retry_ms", PRS_OPT_INT, &R.cfg.batch_retry_ms, 100, 600000,
+	 "resend an unacknowledged write batch after this long"},
+	{"debug", PRS_OPT_BOOL, &R.cfg.debug, 0, 0, "log debug lines"},
 };
 
 static void
@@ -109,16 +106,16 @@ main(int argc, char **argv)
 	int rc;
 
 	prs_log_setname("registry");
-	rc = prs_config_parse(opts, PRS_ARRAY_LEN(opts), "registry",
-	        "presence-registry",
-	        "The presence registry: owns presence state and membership.",
-	        argc, argv);
+	rc = prs_config_parse(
+		opts, PRS_ARRAY_LEN(opts), "registry", "presence-registry",
+		"The presence registry: owns presence state and membership.",
+		argc, argv);
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
 	if (strcmp(R.cfg.audience, "threads") != 0 &&
 	    strcmp(R.cfg.audience, "all") != 0) {
 		fprintf(stderr, "presence-registry: audience must be threads "
-		                "or all\n");
+				"or all\n");
 		return 2;
 	}
 	prs_log_set_debug(R.cfg.debug);
@@ -140,7 +137,7 @@ main(int argc, char **argv)
 	ev_signal_start(R.loop, &R.sigterm);
 
 	prs_info("listening on %s (epoch %llx); loading state from %s",
-	        R.cfg.url, (unsigned long long) R.epoch, R.cfg.persister_url);
+		 R.cfg.url, (unsigned long long) R.epoch, R.cfg.persister_url);
 	sd_notify(0, "READY=1\nSTATUS=loading state");
 	ev_run(R.loop, 0);
 

@@ -22,7 +22,7 @@
 #include "prs_link.h"
 
 #define REG_MAX_WATCHES 10000 /* per session (PROTOCOL.md §3) */
-#define REG_MAX_IDS 1000      /* user ids per request */
+#define REG_MAX_IDS     1000  /* user ids per request */
 #define REG_HISTORY_MAX 100000
 
 struct reg_config {
@@ -46,7 +46,7 @@ struct reg_session;
 struct reg_watch {
 	struct reg_session *s;
 	struct reg_user *u;
-	UT_hash_handle hh; /* in s->watches, keyed by u */
+	UT_hash_handle hh;               /* in s->watches, keyed by u */
 	struct reg_watch *uprev, *unext; /* in u->watchers */
 };
 
@@ -74,7 +74,7 @@ struct reg_user {
 	int64_t since_own; /* when what the user's own sessions see changed */
 	int nsessions;
 	struct reg_session *sessions; /* list through s->uprev/unext */
-	bool in_grace;   /* last session ended uncleanly; offline at deadline */
+	bool in_grace; /* last session ended uncleanly; offline at deadline */
 	int64_t grace_last_seen;
 	ev_timer grace;
 	bool pending; /* persisted online, waiting for a gateway re-announce */
@@ -140,7 +140,7 @@ struct reg {
 	uint64_t pst_next_seq;
 	bool ready;
 	bool loading;
-	int64_t load_sent; /* monotonic ms of the last LoadRequest */
+	int64_t load_sent;       /* monotonic ms of the last LoadRequest */
 	int64_t resync_deadline; /* monotonic ms; 0 when no window runs */
 	bool stopping;
 
@@ -170,39 +170,38 @@ struct reg {
 struct reg_user *reg_user_get(struct reg *r, const char *id);
 struct reg_user *reg_user_find(struct reg *r, const char *id, size_t len);
 void reg_session_open(struct reg *r, struct reg_gw *gw,
-        const Prs__SessionInfo *info, bool resync);
+		      const Prs__SessionInfo *info, bool resync);
 void reg_session_close(struct reg *r, struct reg_session *s, bool clean);
 struct reg_session *reg_session_find(struct reg_gw *gw, uint64_t sid);
 void reg_status_set(struct reg *r, struct reg_session *s, int status,
-        const char *text);
+		    const char *text);
 int reg_watch_add(struct reg *r, struct reg_session *s, struct reg_user *u);
 void reg_watch_del(struct reg *r, struct reg_session *s, struct reg_user *u);
 void reg_member_add(struct reg *r, const char *thread, const char *user,
-        bool persist);
+		    bool persist);
 void reg_member_del(struct reg *r, struct reg_thread *t, struct reg_user *u,
-        bool persist);
+		    bool persist);
 struct reg_thread *reg_thread_find(struct reg *r, const char *id);
 bool reg_is_member(struct reg_thread *t, struct reg_user *u);
 bool reg_user_online(const struct reg_user *u);
 /* Fills p (pointing into u) with the user as seen by others or by own. */
 void reg_view(const struct reg_user *u, bool own, int64_t now,
-        Prs__Presence *p);
+	      Prs__Presence *p);
 void reg_typing(struct reg *r, struct reg_session *s, const char *thread,
-        bool active);
+		bool active);
 void reg_cron_typing(struct reg *r);
 void reg_resync_window_end(struct reg *r);
 void reg_user_loaded(struct reg *r, const Prs__PresenceRow *row);
 
 /* reg_link.c: messages */
 void reg_send_event(struct reg *r, struct reg_gw *gw, const Prs__Presence *p,
-        bool own);
+		    bool own);
 void reg_send_typing(struct reg *r, struct reg_gw *gw, const char *thread,
-        const char *user, bool active);
+		     const char *user, bool active);
 void reg_mark_dirty(struct reg *r, struct reg_user *u);
-void reg_history_add(struct reg *r, const char *user, int status,
-        int64_t at);
+void reg_history_add(struct reg *r, const char *user, int status, int64_t at);
 void reg_memop_add(struct reg *r, const char *thread, const char *user,
-        bool add);
+		   bool add);
 int reg_link_start(struct reg *r);
 void reg_link_stop(struct reg *r);
 void reg_gw_dead(struct reg *r, struct reg_gw *gw);

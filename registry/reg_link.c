@@ -18,7 +18,7 @@
 #include <utlist.h>
 
 #define BATCH_ROWS_MAX 2000
-#define LOAD_RETRY_MS 1000
+#define LOAD_RETRY_MS  1000
 #define HELLO_EVERY_MS 500
 
 /* ---- sending ---------------------------------------------------------- */
@@ -32,7 +32,7 @@ gw_send(struct reg_gw *gw, Prs__Envelope *env)
 
 void
 reg_send_event(struct reg *r, struct reg_gw *gw, const Prs__Presence *p,
-        bool own)
+	       bool own)
 {
 	Prs__Envelope env = PRS__ENVELOPE__INIT;
 	Prs__Event ev = PRS__EVENT__INIT;
@@ -48,7 +48,7 @@ reg_send_event(struct reg *r, struct reg_gw *gw, const Prs__Presence *p,
 
 void
 reg_send_typing(struct reg *r, struct reg_gw *gw, const char *thread,
-        const char *user, bool active)
+		const char *user, bool active)
 {
 	Prs__Envelope env = PRS__ENVELOPE__INIT;
 	Prs__Typing ty = PRS__TYPING__INIT;
@@ -124,8 +124,9 @@ gw_new(struct reg *r, const char *name, uint64_t epoch, const char *address)
 	gw->name = xstrdup(name);
 	gw->epoch = epoch;
 	gw->address = xstrdup(address);
-	if (prs_peer_open(&gw->peer, r->loop, address, PRS__KIND__KIND_REGISTRY,
-	            r->cfg.name, r->epoch) != 0)
+	if (prs_peer_open(&gw->peer, r->loop, address,
+			  PRS__KIND__KIND_REGISTRY, r->cfg.name,
+			  r->epoch) != 0)
 		gw->peer = NULL; /* logged; hung detection will retire it */
 	HASH_ADD_KEYPTR(hh, r->gws, gw->name, strlen(gw->name), gw);
 	prs_info("gateway %s joined (%s)", name, address);
@@ -143,7 +144,7 @@ reg_gw_dead(struct reg *r, struct reg_gw *gw)
 	HASH_DEL(r->gws, gw);
 	prs_peer_close(gw->peer);
 	prs_warn("gateway %s gone: %u sessions ended (grace applies)",
-	        gw->name, n);
+		 gw->name, n);
 	free(gw->tgt);
 	free(gw->name);
 	free(gw->address);
@@ -152,7 +153,7 @@ reg_gw_dead(struct reg *r, struct reg_gw *gw)
 
 static Prs__Presence *
 presence_fill(struct reg *r, Prs__Presence *p, const char *id,
-        const char *caller, int64_t now)
+	      const char *caller, int64_t now)
 {
 	struct reg_user *u = reg_user_find(r, id, strlen(id));
 
@@ -174,14 +175,14 @@ struct reply_buf {
 
 static void
 reply_user(struct reg *r, struct reply_buf *b, const char *id,
-        const char *caller, int64_t now)
+	   const char *caller, int64_t now)
 {
 	if (b->rep.n_users == b->cap) {
 		size_t i;
 		b->cap = b->cap ? b->cap * 2 : 16;
 		b->pv = xrealloc(b->pv, b->cap * sizeof(*b->pv));
-		b->rep.users = xrealloc(b->rep.users,
-		        b->cap * sizeof(*b->rep.users));
+		b->rep.users =
+			xrealloc(b->rep.users, b->cap * sizeof(*b->rep.users));
 		for (i = 0; i < b->rep.n_users; i++)
 			b->rep.users[i] = &b->pv[i];
 	}
@@ -195,8 +196,8 @@ reply_id(struct reply_buf *b, char *id)
 {
 	if (b->rep.n_user_ids == b->idcap) {
 		b->idcap = b->idcap ? b->idcap * 2 : 16;
-		b->rep.user_ids = xrealloc(b->rep.user_ids,
-		        b->idcap * sizeof(char *));
+		b->rep.user_ids =
+			xrealloc(b->rep.user_ids, b->idcap * sizeof(char *));
 	}
 	b->rep.user_ids[b->rep.n_user_ids++] = id;
 }
@@ -215,10 +216,10 @@ ids_valid(Prs__Request *q, size_t max)
 
 static const char *
 req_list_online(struct reg *r, Prs__Request *q, struct reg_session *s,
-        struct reply_buf *b, int64_t now)
+		struct reply_buf *b, int64_t now)
 {
 	struct reg_user *caller =
-	        reg_user_find(r, q->user_id, strlen(q->user_id));
+		reg_user_find(r, q->user_id, strlen(q->user_id));
 	uint64_t mark = ++r->mark;
 	struct reg_member *m, *mt, *m2, *m2t;
 	struct reg_user *u, *ut;
@@ -250,32 +251,28 @@ req_list_online(struct reg *r, Prs__Request *q, struct reg_session *s,
 	}
 	if (caller == NULL)
 		return NULL;
-	HASH_ITER(hh_u, caller->threads, m, mt)
+	HASH_ITER(hh_u, caller->threads, m,
+		  mt){HASH_ITER(hh_t, m->t->members, m2, m2t){
+		if (m2->u->mark == mark || !reg_user_online(m2->u)) continue;
+	m2->u->mark = mark;
+	reply_user(r, b, m2->u->id, q->user_id, now);
+}
+}
+{
+	struct reg_session *cs;
+	DL_FOREACH2(caller->sessions, cs, unext)
 	{
-		HASH_ITER(hh_t, m->t->members, m2, m2t)
+		struct reg_watch *w, *wt;
+		HASH_ITER(hh, cs->watches, w, wt)
 		{
-			if (m2->u->mark == mark || !reg_user_online(m2->u))
+			if (w->u->mark == mark || !reg_user_online(w->u))
 				continue;
-			m2->u->mark = mark;
-			reply_user(r, b, m2->u->id, q->user_id, now);
+			w->u->mark = mark;
+			reply_user(r, b, w->u->id, q->user_id, now);
 		}
 	}
-	{
-		struct reg_session *cs;
-		DL_FOREACH2(caller->sessions, cs, unext)
-		{
-			struct reg_watch *w, *wt;
-			HASH_ITER(hh, cs->watches, w, wt)
-			{
-				if (w->u->mark == mark ||
-				    !reg_user_online(w->u))
-					continue;
-				w->u->mark = mark;
-				reply_user(r, b, w->u->id, q->user_id, now);
-			}
-		}
-	}
-	return NULL;
+}
+return NULL;
 }
 
 static const char *
@@ -294,7 +291,7 @@ req_members(struct reg *r, Prs__Request *q, struct reply_buf *b)
 	case PRS__OP__OP_MEMBERS_GET:
 		if (t != NULL)
 			HASH_ITER(hh_t, t->members, m, mt)
-			reply_id(b, m->u->id);
+		reply_id(b, m->u->id);
 		break;
 	case PRS__OP__OP_MEMBERS_SET: {
 		uint64_t mark = ++r->mark;
@@ -305,8 +302,8 @@ req_members(struct reg *r, Prs__Request *q, struct reply_buf *b)
 			{
 				if (m->u->mark != mark) {
 					/* the last removal frees the thread */
-					bool last = HASH_CNT(hh_t, t->members) ==
-					            1;
+					bool last = HASH_CNT(hh_t,
+							     t->members) == 1;
 					reg_member_del(r, t, m->u, true);
 					if (last)
 						break;
@@ -320,10 +317,10 @@ req_members(struct reg *r, Prs__Request *q, struct reply_buf *b)
 		break;
 	case PRS__OP__OP_MEMBERS_DEL:
 		for (i = 0; t != NULL && i < q->n_user_ids; i++) {
-			struct reg_user *u = reg_user_find(r, q->user_ids[i],
-			        strlen(q->user_ids[i]));
+			struct reg_user *u = reg_user_find(
+				r, q->user_ids[i], strlen(q->user_ids[i]));
 			bool last = HASH_CNT(hh_t, t->members) == 1 &&
-			            reg_is_member(t, u);
+				    reg_is_member(t, u);
 			if (u != NULL)
 				reg_member_del(r, t, u, true);
 			if (last)
@@ -369,17 +366,19 @@ on_request(struct reg *r, struct reg_gw *gw, Prs__Request *q)
 		}
 		for (i = 0; i < q->n_user_ids; i++) {
 			if (q->op == PRS__OP__OP_UNWATCH) {
-				struct reg_user *u = reg_user_find(r,
-				        q->user_ids[i], strlen(q->user_ids[i]));
+				struct reg_user *u =
+					reg_user_find(r, q->user_ids[i],
+						      strlen(q->user_ids[i]));
 				if (u != NULL)
 					reg_watch_del(r, s, u);
 				continue;
 			}
 			if (reg_watch_add(r, s,
-			            reg_user_get(r, q->user_ids[i])) < 0) {
+					  reg_user_get(r, q->user_ids[i])) <
+			    0) {
 				err = "too_large";
 				b.rep.message = "at most 10000 watched users "
-				                "per session";
+						"per session";
 				break;
 			}
 			reply_user(r, &b, q->user_ids[i], q->user_id, now);
@@ -443,8 +442,8 @@ on_gateway(struct reg *r, Prs__Envelope *env, uint32_t pipe)
 	struct reg_gw *gw;
 	bool hello = env->body_case == PRS__ENVELOPE__BODY_HELLO;
 
-	if (env->sender == NULL || !prs_id_valid(env->sender,
-	                                   strlen(env->sender)))
+	if (env->sender == NULL ||
+	    !prs_id_valid(env->sender, strlen(env->sender)))
 		return;
 	HASH_FIND_STR(r->gws, env->sender, gw);
 	if (gw != NULL && gw->epoch != env->epoch) {
@@ -463,8 +462,8 @@ on_gateway(struct reg *r, Prs__Envelope *env, uint32_t pipe)
 	gw->last_heard = prs_mono_ms();
 	if (gw->next_seq != 0 && env->seq != gw->next_seq) {
 		prs_warn("%s: sequence gap (%llu, expected %llu): resync",
-		        gw->name, (unsigned long long) env->seq,
-		        (unsigned long long) gw->next_seq);
+			 gw->name, (unsigned long long) env->seq,
+			 (unsigned long long) gw->next_seq);
 		gw->synced = false;
 	}
 	gw->next_seq = env->seq + 1;
@@ -478,8 +477,7 @@ on_gateway(struct reg *r, Prs__Envelope *env, uint32_t pipe)
 		on_sessions(r, gw, env->sessions);
 		break;
 	case PRS__ENVELOPE__BODY_CLOSE: {
-		struct reg_session *s =
-		        reg_session_find(gw, env->close->sid);
+		struct reg_session *s = reg_session_find(gw, env->close->sid);
 		if (s != NULL)
 			reg_session_close(r, s, env->close->clean);
 		break;
@@ -489,7 +487,7 @@ on_gateway(struct reg *r, Prs__Envelope *env, uint32_t pipe)
 		struct reg_session *s = reg_session_find(gw, ss->sid);
 		if (s != NULL)
 			reg_status_set(r, s, ss->status,
-			        ss->has_text ? ss->text : NULL);
+				       ss->has_text ? ss->text : NULL);
 		break;
 	}
 	case PRS__ENVELOPE__BODY_REQUEST:
@@ -579,13 +577,13 @@ reg_history_add(struct reg *r, const char *user, int status, int64_t at)
 		free(r->history[0]->user_id);
 		free(r->history[0]);
 		memmove(r->history, r->history + 1,
-		        (r->nhistory - 1) * sizeof(*r->history));
+			(r->nhistory - 1) * sizeof(*r->history));
 		r->nhistory--;
 	}
 	if (r->nhistory == r->historycap) {
 		r->historycap = r->historycap ? r->historycap * 2 : 64;
 		r->history = xrealloc(r->history,
-		        r->historycap * sizeof(*r->history));
+				      r->historycap * sizeof(*r->history));
 	}
 	h = xmalloc(sizeof(*h));
 	prs__history_row__init(h);
@@ -633,7 +631,7 @@ reg_flush_writes(struct reg *r)
 	prs__write_batch__init(b);
 	b->batch = ++r->batch_seq;
 	for (u = r->dirty_head; u != NULL && n < BATCH_ROWS_MAX;
-	        u = u->dirty_next)
+	     u = u->dirty_next)
 		n++;
 	b->rows = xcalloc(n, sizeof(*b->rows));
 	while (r->dirty_head != NULL && b->n_rows < n) {
@@ -684,8 +682,8 @@ on_persister(struct reg *r, Prs__Envelope *env)
 {
 	if (env->epoch != r->pst_epoch) {
 		prs_info("persister %s (epoch %llx)",
-		        r->pst_epoch ? "restarted" : "connected",
-		        (unsigned long long) env->epoch);
+			 r->pst_epoch ? "restarted" : "connected",
+			 (unsigned long long) env->epoch);
 		r->pst_epoch = env->epoch;
 		r->pst_next_seq = 0;
 		if (r->inflight != NULL)
@@ -701,12 +699,14 @@ on_persister(struct reg *r, Prs__Envelope *env)
 
 	switch (env->body_case) {
 	case PRS__ENVELOPE__BODY_ACK:
-		if (r->inflight == NULL || env->ack->batch != r->inflight->batch)
+		if (r->inflight == NULL ||
+		    env->ack->batch != r->inflight->batch)
 			break;
 		if (!env->ack->ok) {
-			prs_warn("persister failed batch %llu: %s (will retry)",
-			        (unsigned long long) env->ack->batch,
-			        env->ack->error);
+			prs_warn(
+				"persister failed batch %llu: %s (will retry)",
+				(unsigned long long) env->ack->batch,
+				env->ack->error);
 			break;
 		}
 		batch_free(r->inflight);
@@ -720,7 +720,7 @@ on_persister(struct reg *r, Prs__Envelope *env)
 			break;
 		if (c->error[0] != '\0') {
 			prs_warn("state load failed: %s (will retry)",
-			        c->error);
+				 c->error);
 			r->loading = false;
 			break;
 		}
@@ -733,15 +733,15 @@ on_persister(struct reg *r, Prs__Envelope *env)
 			if (prs_id_valid(m->thread_id, strlen(m->thread_id)) &&
 			    prs_id_valid(m->user_id, strlen(m->user_id)))
 				reg_member_add(r, m->thread_id, m->user_id,
-				        false);
+					       false);
 		}
 		if (c->last) {
 			struct reg_gw *gw, *tmp;
 			r->ready = true;
 			r->resync_deadline =
-			        prs_mono_ms() + r->cfg.resync_window_ms;
+				prs_mono_ms() + r->cfg.resync_window_ms;
 			prs_info("state loaded: %u users, %u threads; serving",
-			        HASH_COUNT(r->users), HASH_COUNT(r->threads));
+				 HASH_COUNT(r->users), HASH_COUNT(r->threads));
 			sd_notify(0, "STATUS=serving");
 			HASH_ITER(hh, r->gws, gw, tmp)
 			send_resync(r, gw);
@@ -805,7 +805,7 @@ reg_cron(struct reg *r)
 	{
 		if (now - gw->last_heard > r->cfg.gateway_timeout_ms) {
 			prs_warn("gateway %s silent for %lld ms", gw->name,
-			        (long long) (now - gw->last_heard));
+				 (long long) (now - gw->last_heard));
 			reg_gw_dead(r, gw);
 		}
 	}
@@ -815,7 +815,7 @@ reg_cron(struct reg *r)
 		reg_resync_window_end(r);
 	}
 	if (!r->ready && (r->loading ? now - r->load_sent >= 10000
-	                             : now - r->load_sent >= LOAD_RETRY_MS))
+				     : now - r->load_sent >= LOAD_RETRY_MS))
 		send_load(r);
 	if (r->inflight != NULL &&
 	    now - r->inflight_sent >= r->cfg.batch_retry_ms)
@@ -828,10 +828,11 @@ reg_link_start(struct reg *r)
 	int rv;
 
 	if ((rv = prs_inbox_open(&r->inbox, r->loop, r->cfg.url, recv_cb,
-	             gone_cb, r)) != 0)
+				 gone_cb, r)) != 0)
 		return rv;
 	if ((rv = prs_peer_open(&r->pst, r->loop, r->cfg.persister_url,
-	             PRS__KIND__KIND_REGISTRY, r->cfg.name, r->epoch)) != 0)
+				PRS__KIND__KIND_REGISTRY, r->cfg.name,
+				r->epoch)) != 0)
 		return rv;
 	send_load(r);
 	return 0;

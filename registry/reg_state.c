@@ -17,8 +17,8 @@
 #include <string.h>
 #include <utlist.h>
 
-#define ST_OFFLINE PRS__STATUS__ST_OFFLINE
-#define ST_ONLINE PRS__STATUS__ST_ONLINE
+#define ST_OFFLINE   PRS__STATUS__ST_OFFLINE
+#define ST_ONLINE    PRS__STATUS__ST_ONLINE
 #define ST_INVISIBLE PRS__STATUS__ST_INVISIBLE
 
 #define TEXT_MAX 256
@@ -139,7 +139,7 @@ targets_comembers(struct reg_user *u, uint64_t mark)
 
 static void
 send_targets(struct reg *r, const Prs__Presence *p, bool own,
-        const char *thread, const char *user, bool active)
+	     const char *thread, const char *user, bool active)
 {
 	struct reg_gw *gw, *tmp;
 
@@ -181,7 +181,7 @@ emit_others(struct reg *r, struct reg_user *u, int64_t now)
 
 static void
 emit_own(struct reg *r, struct reg_user *u, struct reg_session *origin,
-        int64_t now)
+	 int64_t now)
 {
 	Prs__Presence p;
 	struct reg_session *s;
@@ -200,7 +200,7 @@ emit_own(struct reg *r, struct reg_user *u, struct reg_session *origin,
  * changed. at: when the user stopped being online, if they did (0: now). */
 static void
 publish(struct reg *r, struct reg_user *u, const struct snap *b,
-        struct reg_session *origin, int64_t at)
+	struct reg_session *origin, int64_t at)
 {
 	struct snap a;
 	bool pub, own;
@@ -286,7 +286,7 @@ reg_session_find(struct reg_gw *gw, uint64_t sid)
 
 static void
 session_watches_sync(struct reg *r, struct reg_session *s,
-        const Prs__SessionInfo *info)
+		     const Prs__SessionInfo *info)
 {
 	size_t i;
 	for (i = 0; i < info->n_watches; i++) {
@@ -300,7 +300,7 @@ session_watches_sync(struct reg *r, struct reg_session *s,
 
 void
 reg_session_open(struct reg *r, struct reg_gw *gw,
-        const Prs__SessionInfo *info, bool resync)
+		 const Prs__SessionInfo *info, bool resync)
 {
 	struct reg_session *s = reg_session_find(gw, info->sid);
 	struct reg_user *u;
@@ -311,7 +311,7 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 
 	if (!prs_id_valid(info->user_id, idlen)) {
 		prs_warn("%s: session %llu with a bad user id dropped",
-		        gw->name, (unsigned long long) info->sid);
+			 gw->name, (unsigned long long) info->sid);
 		return;
 	}
 	if (s != NULL) {
@@ -328,15 +328,15 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	grace_stop(r, u);
 	if (!was_live || (info->status_set && !resync)) {
 		int st = info->status;
-		u->status = st >= ST_ONLINE && st <= ST_INVISIBLE ? st
-		                                                  : ST_ONLINE;
+		u->status =
+			st >= ST_ONLINE && st <= ST_INVISIBLE ? st : ST_ONLINE;
 		old_text = u->text;
 		set_text = true;
 		u->text = info->has_text && strlen(info->text) <= TEXT_MAX &&
-		                          prs_utf8_valid(info->text,
-		                                  strlen(info->text))
-		                  ? xstrdup(info->text)
-		                  : NULL;
+					  prs_utf8_valid(info->text,
+							 strlen(info->text))
+				  ? xstrdup(info->text)
+				  : NULL;
 	}
 	if (info->meta[0] != '\0' && strlen(info->meta) <= META_MAX &&
 	    !str_eq(info->meta, u->meta)) {
@@ -385,8 +385,9 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 		if (!clean && r->cfg.offline_grace_ms > 0) {
 			u->in_grace = true;
 			u->grace_last_seen = now;
-			ev_timer_init(&u->grace, grace_cb,
-			        (double) r->cfg.offline_grace_ms / 1000.0, 0.);
+			ev_timer_init(
+				&u->grace, grace_cb,
+				(double) r->cfg.offline_grace_ms / 1000.0, 0.);
 			u->grace.data = r;
 			ev_timer_start(r->loop, &u->grace);
 		} else {
@@ -398,7 +399,7 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 
 void
 reg_status_set(struct reg *r, struct reg_session *s, int status,
-        const char *text)
+	       const char *text)
 {
 	struct reg_user *u = s->user;
 	char *old = u->text;
@@ -467,7 +468,7 @@ reg_is_member(struct reg_thread *t, struct reg_user *u)
 
 void
 reg_member_add(struct reg *r, const char *thread, const char *user,
-        bool persist)
+	       bool persist)
 {
 	struct reg_thread *t = reg_thread_find(r, thread);
 	struct reg_user *u = reg_user_get(r, user);
@@ -491,7 +492,7 @@ reg_member_add(struct reg *r, const char *thread, const char *user,
 
 void
 reg_member_del(struct reg *r, struct reg_thread *t, struct reg_user *u,
-        bool persist)
+	       bool persist)
 {
 	struct reg_member *m;
 
@@ -524,7 +525,7 @@ typing_key(const char *thread, const char *user, size_t *len)
 
 static void
 typing_deliver(struct reg *r, struct reg_thread *t, struct reg_user *u,
-        bool active)
+	       bool active)
 {
 	struct reg_member *m, *tmp;
 	struct reg_session *s;
@@ -542,7 +543,7 @@ typing_deliver(struct reg *r, struct reg_thread *t, struct reg_user *u,
 
 void
 reg_typing(struct reg *r, struct reg_session *s, const char *thread,
-        bool active)
+	   bool active)
 {
 	struct reg_thread *t = reg_thread_find(r, thread);
 	struct reg_user *u = s->user;
@@ -591,7 +592,7 @@ reg_cron_typing(struct reg *r)
 		HASH_DEL(r->typing, e);
 		t = reg_thread_find(r, e->key);
 		u = reg_user_find(r, e->key + strlen(e->key) + 1,
-		        e->keylen - strlen(e->key) - 1);
+				  e->keylen - strlen(e->key) - 1);
 		if (t != NULL && u != NULL)
 			typing_deliver(r, t, u, false);
 		free(e->key);
@@ -616,8 +617,8 @@ reg_resync_window_end(struct reg *r)
 		n++;
 	}
 	prs_info("resync window closed: %d users without a live session "
-	         "went offline",
-	        n);
+		 "went offline",
+		 n);
 }
 
 void
@@ -639,12 +640,11 @@ reg_user_loaded(struct reg *r, const Prs__PresenceRow *row)
 		u->pending = false;
 	}
 	free(u->text);
-	u->text = p->has_text && strlen(p->text) <= TEXT_MAX
-	                  ? xstrdup(p->text)
-	                  : NULL;
+	u->text = p->has_text && strlen(p->text) <= TEXT_MAX ? xstrdup(p->text)
+							     : NULL;
 	free(u->meta);
 	u->meta = p->meta[0] && strlen(p->meta) <= META_MAX ? xstrdup(p->meta)
-	                                                    : NULL;
+							    : NULL;
 	u->last_seen = p->last_seen > 0 ? p->last_seen : 0;
 	u->since_pub = u->since_own = p->since;
 	if (row->version > r->version)

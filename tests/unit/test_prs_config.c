@@ -16,9 +16,9 @@ static int64_t grace;
 static bool debug;
 
 static const struct prs_opt opts[] = {
-        {"name", PRS_OPT_STR, &name, 0, 0, "a name"},
-        {"offline_grace_ms", PRS_OPT_INT, &grace, 0, 10000, "grace"},
-        {"debug", PRS_OPT_BOOL, &debug, 0, 0, "debug"},
+	{"name", PRS_OPT_STR, &name, 0, 0, "a name"},
+	{"offline_grace_ms", PRS_OPT_INT, &grace, 0, 10000, "grace"},
+	{"debug", PRS_OPT_BOOL, &debug, 0, 0, "debug"},
 };
 
 static int
@@ -28,14 +28,14 @@ parse(int argc, char **argv)
 	grace = 5000;
 	debug = false;
 	return prs_config_parse(opts, PRS_ARRAY_LEN(opts), "registry", "t",
-	        "test", argc, argv);
+				"test", argc, argv);
 }
 
 static void
 test_flags(void **state)
 {
 	char *argv[] = {"t", "--offline-grace-ms", "1500", "--debug",
-	        "--name=x"};
+			"--name=x"};
 	assert_int_equal(parse(5, argv), 0);
 	assert_int_equal(grace, 1500);
 	assert_true(debug);
@@ -67,7 +67,7 @@ test_file_then_flags(void **state)
 
 	fputs("# comment\n[common]\nunrelated_key = 1\n[registry]\n"
 	      "offline_grace_ms = 700\nname = file\n[gateway]\nfoo = bar\n",
-	        f);
+	      f);
 	fclose(f);
 	assert_int_equal(parse(5, argv), 0);
 	assert_int_equal(grace, 700);
@@ -93,10 +93,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_flags),
-	        cmocka_unit_test(test_bad_values),
-	        cmocka_unit_test(test_file_then_flags),
-	        cmocka_unit_test(test_file_unknown_key),
+		cmocka_unit_test(test_flags),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_file_then_flags),
+		cmocka_unit_test(test_file_unknown_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

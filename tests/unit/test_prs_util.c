@@ -52,9 +52,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_id_valid),
-	        cmocka_unit_test(test_utf8),
-	        cmocka_unit_test(test_status_names),
+		cmocka_unit_test(test_id_valid),
+		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_status_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
