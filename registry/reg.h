@@ -138,6 +138,7 @@ struct reg {
 	struct prs_peer *pst;
 	uint64_t pst_epoch;
 	uint64_t pst_next_seq;
+	int64_t pst_last_heard; /* monotonic ms */
 	bool ready;
 	bool loading;
 	int64_t load_sent;       /* monotonic ms of the last LoadRequest */

@@ -69,6 +69,8 @@ send_hello(struct reg *r, struct prs_peer *peer, uint64_t peer_epoch)
 	Prs__Envelope env = PRS__ENVELOPE__INIT;
 	Prs__Hello h = PRS__HELLO__INIT;
 
+	if (peer == NULL)
+		return;
 	h.address = r->cfg.url;
 	h.peer_epoch = peer_epoch;
 	h.ready = r->ready;
@@ -680,6 +682,7 @@ reg_flush_writes(struct reg *r)
 static void
 on_persister(struct reg *r, Prs__Envelope *env)
 {
+	r->pst_last_heard = prs_mono_ms();
 	if (env->epoch != r->pst_epoch) {
 		prs_info("persister %s (epoch %llx)",
 			 r->pst_epoch ? "restarted" : "connected",
@@ -794,6 +797,7 @@ reg_cron(struct reg *r)
 	int64_t now = prs_mono_ms();
 	static int64_t last_hello;
 	struct reg_gw *gw, *tmp;
+	bool pst_alive;
 
 	if (now - last_hello >= HELLO_EVERY_MS) {
 		last_hello = now;
@@ -814,10 +818,15 @@ reg_cron(struct reg *r)
 		r->resync_deadline = 0;
 		reg_resync_window_end(r);
 	}
-	if (!r->ready && (r->loading ? now - r->load_sent >= 10000
-				     : now - r->load_sent >= LOAD_RETRY_MS))
+	/* Resend only to a persister that is alive: NNG would otherwise
+	 * queue every retry and deliver them all at once when it returns
+	 * (its restart triggers a resend anyway, see on_persister). */
+	pst_alive = r->pst_epoch != 0 && now - r->pst_last_heard < 2000;
+	if (pst_alive && !r->ready &&
+	    (r->loading ? now - r->load_sent >= 10000
+			: now - r->load_sent >= LOAD_RETRY_MS))
 		send_load(r);
-	if (r->inflight != NULL &&
+	if (pst_alive && r->inflight != NULL &&
 	    now - r->inflight_sent >= r->cfg.batch_retry_ms)
 		batch_send(r);
 }
@@ -834,8 +843,7 @@ reg_link_start(struct reg *r)
 				PRS__KIND__KIND_REGISTRY, r->cfg.name,
 				r->epoch)) != 0)
 		return rv;
-	send_load(r);
-	return 0;
+	return 0; /* the persister's first Hello triggers the state load */
 }
 
 void
