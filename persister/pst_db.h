@@ -25,7 +25,7 @@ enum pst_db_rc {
  * are freed when the callback returns. The callback may start the next
  * command. */
 typedef void (*pst_db_done_cb)(void *arg, enum pst_db_rc rc,
-        const PGresult *res, const char *err);
+			       const PGresult *res, const char *err);
 /* The connection became usable (ready: connected and migrated) or was
  * lost (!ready). Called on the loop, never from inside pst_db_exec. */
 typedef void (*pst_db_state_cb)(void *arg, bool ready);
@@ -34,21 +34,19 @@ typedef void (*pst_db_state_cb)(void *arg, bool ready);
  * connecting. Returns 0, or -1 when conninfo cannot be parsed (logged).
  * The caller keeps conninfo; it is copied. */
 int pst_db_open(struct pst_db **out, struct ev_loop *loop,
-        const char *conninfo, pst_db_state_cb state_cb, void *arg);
+		const char *conninfo, pst_db_state_cb state_cb, void *arg);
 /* Disconnects and frees; a command in flight is abandoned silently
  * (the server rolls it back when it sees the connection close). */
 void pst_db_close(struct pst_db *db);
 
 /* True when connected, migrated and no command is in flight. */
 bool pst_db_idle(const struct pst_db *db);
-/* True while a command is in flight. */
-bool pst_db_busy(const struct pst_db *db);
 
 /* Sends one command with text parameters (borrowed: libpq copies them
  * before this returns). Requires pst_db_idle. Returns 0 (cb will be
  * called exactly once), or -1 when the connection broke while sending
  * (cb is not called; the state callback reports the loss). */
 int pst_db_exec(struct pst_db *db, const char *sql, int nparams,
-        const char *const *params, pst_db_done_cb cb, void *arg);
+		const char *const *params, pst_db_done_cb cb, void *arg);
 
 #endif

@@ -30,69 +30,69 @@ struct migration {
 
 /* Append-only: never edit an applied migration, add a new one. */
 static const struct migration migrations[] = {
-        {1, "CREATE TABLE IF NOT EXISTS user_presence ("
-            " user_id text PRIMARY KEY,"
-            " status text NOT NULL,"
-            " text text,"
-            " is_online boolean NOT NULL,"
-            " last_seen bigint,"
-            " since bigint NOT NULL,"
-            " meta jsonb,"
-            " version bigint NOT NULL,"
-            " updated_at timestamptz NOT NULL DEFAULT now());"
-            "CREATE TABLE IF NOT EXISTS thread_members ("
-            " thread_id text,"
-            " user_id text,"
-            " PRIMARY KEY (thread_id, user_id));"
-            "CREATE INDEX IF NOT EXISTS thread_members_user_id_idx"
-            " ON thread_members (user_id);"
-            "CREATE TABLE IF NOT EXISTS presence_events ("
-            " id bigserial PRIMARY KEY,"
-            " user_id text NOT NULL,"
-            " status text NOT NULL,"
-            " at bigint NOT NULL);"
-            "CREATE INDEX IF NOT EXISTS presence_events_at_idx"
-            " ON presence_events (at);"},
+	{1, "CREATE TABLE IF NOT EXISTS user_presence ("
+	    " user_id text PRIMARY KEY,"
+	    " status text NOT NULL,"
+	    " text text,"
+	    " is_online boolean NOT NULL,"
+	    " last_seen bigint,"
+	    " since bigint NOT NULL,"
+	    " meta jsonb,"
+	    " version bigint NOT NULL,"
+	    " updated_at timestamptz NOT NULL DEFAULT now());"
+	    "CREATE TABLE IF NOT EXISTS thread_members ("
+	    " thread_id text,"
+	    " user_id text,"
+	    " PRIMARY KEY (thread_id, user_id));"
+	    "CREATE INDEX IF NOT EXISTS thread_members_user_id_idx"
+	    " ON thread_members (user_id);"
+	    "CREATE TABLE IF NOT EXISTS presence_events ("
+	    " id bigserial PRIMARY KEY,"
+	    " user_id text NOT NULL,"
+	    " status text NOT NULL,"
+	    " at bigint NOT NULL);"
+	    "CREATE INDEX IF NOT EXISTS presence_events_at_idx"
+	    " ON presence_events (at);"},
 };
 
 const char PST_SQL_BATCH[] =
-        "WITH up AS ("
-        " INSERT INTO user_presence (user_id, status, text, is_online,"
-        "  last_seen, since, meta, version, updated_at)"
-        " SELECT u, s, t, o, l, si, m::jsonb, v, now()"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[],"
-        "  $5::bigint[], $6::bigint[], $7::text[], $8::bigint[])"
-        "  AS r(u, s, t, o, l, si, m, v)"
-        " ON CONFLICT (user_id) DO UPDATE SET"
-        "  status = EXCLUDED.status, text = EXCLUDED.text,"
-        "  is_online = EXCLUDED.is_online, last_seen = EXCLUDED.last_seen,"
-        "  since = EXCLUDED.since, meta = EXCLUDED.meta,"
-        "  version = EXCLUDED.version, updated_at = now()"
-        " WHERE user_presence.version < EXCLUDED.version"
-        " RETURNING 1),"
-        "ev AS ("
-        " INSERT INTO presence_events (user_id, status, at)"
-        " SELECT * FROM unnest($9::text[], $10::text[], $11::bigint[])"
-        " RETURNING 1),"
-        "ma AS ("
-        " INSERT INTO thread_members (thread_id, user_id)"
-        " SELECT * FROM unnest($12::text[], $13::text[])"
-        " ON CONFLICT DO NOTHING"
-        " RETURNING 1),"
-        "md AS ("
-        " DELETE FROM thread_members m"
-        " USING unnest($14::text[], $15::text[]) AS d(t, u)"
-        " WHERE m.thread_id = d.t AND m.user_id = d.u"
-        " RETURNING 1)"
-        "SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM ev),"
-        " (SELECT count(*) FROM ma), (SELECT count(*) FROM md)";
+	"WITH up AS ("
+	" INSERT INTO user_presence (user_id, status, text, is_online,"
+	"  last_seen, since, meta, version, updated_at)"
+	" SELECT u, s, t, o, l, si, m::jsonb, v, now()"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[],"
+	"  $5::bigint[], $6::bigint[], $7::text[], $8::bigint[])"
+	"  AS r(u, s, t, o, l, si, m, v)"
+	" ON CONFLICT (user_id) DO UPDATE SET"
+	"  status = EXCLUDED.status, text = EXCLUDED.text,"
+	"  is_online = EXCLUDED.is_online, last_seen = EXCLUDED.last_seen,"
+	"  since = EXCLUDED.since, meta = EXCLUDED.meta,"
+	"  version = EXCLUDED.version, updated_at = now()"
+	" WHERE user_presence.version < EXCLUDED.version"
+	" RETURNING 1),"
+	"ev AS ("
+	" INSERT INTO presence_events (user_id, status, at)"
+	" SELECT * FROM unnest($9::text[], $10::text[], $11::bigint[])"
+	" RETURNING 1),"
+	"ma AS ("
+	" INSERT INTO thread_members (thread_id, user_id)"
+	" SELECT * FROM unnest($12::text[], $13::text[])"
+	" ON CONFLICT DO NOTHING"
+	" RETURNING 1),"
+	"md AS ("
+	" DELETE FROM thread_members m"
+	" USING unnest($14::text[], $15::text[]) AS d(t, u)"
+	" WHERE m.thread_id = d.t AND m.user_id = d.u"
+	" RETURNING 1)"
+	"SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM ev),"
+	" (SELECT count(*) FROM ma), (SELECT count(*) FROM md)";
 
 const char PST_SQL_LOAD_ROWS[] =
-        "SELECT user_id, status, text, is_online, last_seen, since,"
-        " meta::text, version FROM user_presence";
+	"SELECT user_id, status, text, is_online, last_seen, since,"
+	" meta::text, version FROM user_presence";
 
 const char PST_SQL_LOAD_MEMBERS[] =
-        "SELECT thread_id, user_id FROM thread_members";
+	"SELECT thread_id, user_id FROM thread_members";
 
 const char PST_SQL_RETENTION[] = "DELETE FROM presence_events WHERE at < $1";
 
@@ -140,23 +140,24 @@ pst_sql_migrate_script(void)
 	sbuf_puts(&b, "BEGIN;SELECT pg_advisory_xact_lock(");
 	sbuf_puts(&b, num);
 	sbuf_puts(&b, ");CREATE TABLE IF NOT EXISTS schema_migrations ("
-	              "version int PRIMARY KEY, "
-	              "applied_at timestamptz NOT NULL DEFAULT now());");
+		      "version int PRIMARY KEY, "
+		      "applied_at timestamptz NOT NULL DEFAULT now());");
 	for (i = 0; i < PRS_ARRAY_LEN(migrations); i++) {
 		snprintf(num, sizeof(num), "%d", migrations[i].version);
 		sbuf_puts(&b, "DO $pst$ BEGIN IF NOT EXISTS (SELECT 1 FROM "
-		              "schema_migrations WHERE version = ");
+			      "schema_migrations WHERE version = ");
 		sbuf_puts(&b, num);
 		sbuf_puts(&b, ") THEN ");
 		sbuf_puts(&b, migrations[i].sql);
-		sbuf_puts(&b, "INSERT INTO schema_migrations (version) VALUES (");
+		sbuf_puts(&b,
+			  "INSERT INTO schema_migrations (version) VALUES (");
 		sbuf_puts(&b, num);
 		sbuf_puts(&b, "); END IF; END $pst$;");
 	}
 	/* Rows inserted by this transaction have applied_at = now(). */
 	sbuf_puts(&b, "SELECT coalesce(max(version), 0), "
-	              "count(*) FILTER (WHERE applied_at = now()) "
-	              "FROM schema_migrations;COMMIT;");
+		      "count(*) FILTER (WHERE applied_at = now()) "
+		      "FROM schema_migrations;COMMIT;");
 	return b.buf;
 }
 
@@ -331,8 +332,9 @@ add_rows(struct pst_batch_params *bp, const Prs__WriteBatch *b)
 		p = b->rows[k[i].idx]->p;
 		pst_arr_str(&bp->arr[PST_BP_USER], p->user_id);
 		pst_arr_str(&bp->arr[PST_BP_STATUS],
-		        prs_status_name((int) p->status));
-		pst_arr_str(&bp->arr[PST_BP_TEXT], p->has_text ? p->text : NULL);
+			    prs_status_name((int) p->status));
+		pst_arr_str(&bp->arr[PST_BP_TEXT],
+			    p->has_text ? p->text : NULL);
 		pst_arr_bool(&bp->arr[PST_BP_ONLINE], p->is_online);
 		if (p->last_seen == 0)
 			pst_arr_null(&bp->arr[PST_BP_LAST_SEEN]);
@@ -340,7 +342,8 @@ add_rows(struct pst_batch_params *bp, const Prs__WriteBatch *b)
 			pst_arr_i64(&bp->arr[PST_BP_LAST_SEEN], p->last_seen);
 		pst_arr_i64(&bp->arr[PST_BP_SINCE], p->since);
 		pst_arr_str(&bp->arr[PST_BP_META],
-		        p->meta != NULL && p->meta[0] != '\0' ? p->meta : NULL);
+			    p->meta != NULL && p->meta[0] != '\0' ? p->meta
+								  : NULL);
 		pst_arr_i64(&bp->arr[PST_BP_VERSION], k[i].version);
 		bp->nrows++;
 	}
@@ -360,7 +363,7 @@ add_history(struct pst_batch_params *bp, const Prs__WriteBatch *b)
 		}
 		pst_arr_str(&bp->arr[PST_BP_H_USER], h->user_id);
 		pst_arr_str(&bp->arr[PST_BP_H_STATUS],
-		        prs_status_name((int) h->status));
+			    prs_status_name((int) h->status));
 		pst_arr_i64(&bp->arr[PST_BP_H_AT], h->at);
 		bp->nhistory++;
 	}
@@ -485,7 +488,7 @@ col(const PGresult *res, int i, int c)
 
 int
 pst_row_from_result(const PGresult *res, int i, Prs__PresenceRow *r,
-        Prs__Presence *p, const char **why)
+		    Prs__Presence *p, const char **why)
 {
 	char *user = col(res, i, 0), *status = col(res, i, 1);
 	char *text = col(res, i, 2), *online = col(res, i, 3);
@@ -543,7 +546,7 @@ pst_row_from_result(const PGresult *res, int i, Prs__PresenceRow *r,
 
 int
 pst_member_from_result(const PGresult *res, int i, Prs__MemberOp *m,
-        const char **why)
+		       const char **why)
 {
 	char *thread = col(res, i, 0), *user = col(res, i, 1);
 

@@ -74,7 +74,7 @@ struct pst_batch_params {
  * entries with invalid ids or non-UTF-8 text are skipped and counted.
  * Free with pst_batch_params_free. */
 void pst_batch_params_build(struct pst_batch_params *bp,
-        const Prs__WriteBatch *b);
+			    const Prs__WriteBatch *b);
 void pst_batch_params_free(struct pst_batch_params *bp);
 
 /* Statements. All data goes through parameters. */
@@ -105,9 +105,9 @@ bool pst_result_shape_ok(const PGresult *res, int nfields);
  * Strings point into res. Returns 0, or -1 with *why set when the row is
  * malformed (the caller skips it). */
 int pst_row_from_result(const PGresult *res, int i, Prs__PresenceRow *r,
-        Prs__Presence *p, const char **why);
+			Prs__Presence *p, const char **why);
 /* Same for row i of a PST_SQL_LOAD_MEMBERS result (add = true). */
 int pst_member_from_result(const PGresult *res, int i, Prs__MemberOp *m,
-        const char **why);
+			   const char **why);
 
 #endif

@@ -1,0 +1,564 @@
+/*
+ * The persister's FIFO of work on its single PostgreSQL connection.
+ *
+ * Design decisions:
+ * - One job at a time, in arrival order: a LoadRequest queued after a
+ *   batch sees that batch's rows, and no two statements of ours ever
+ *   contend for the same rows.
+ * - A job leaves the queue only when its outcome is known: success or an
+ *   SQL error (answered to the registry), never on a lost connection,
+ *   where the outcome is unknown; it is then simply run again after the
+ *   reconnect. Batches are versioned upserts, so running one twice is
+ *   harmless (history rows may then be stored twice).
+ * - A WriteBatch is converted to statement parameters on arrival, so the
+ *   queue owns plain strings and the decoded message can be freed.
+ * - The queue stays O(distinct work): the registry resends an
+ *   unacknowledged batch and repeats LoadRequests while we wait for
+ *   PostgreSQL, so a repeat of a waiting batch replaces it in place and
+ *   a new load request supersedes a waiting one. Batches are identified
+ *   by (registry epoch, batch id): a restarted registry numbers from 1
+ *   again. A repeat of a batch committed recently is only acknowledged.
+ */
+#include "pst_work.h"
+#include "pst_db.h"
+#include "pst_sql.h"
+
+#include "prs_util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#define WORK_QUEUE_MAX  4096
+#define RETENTION_EVERY 3600.0
+#define BAD_ROWS_LOGGED 10 /* per load; then only a count */
+#define DONE_RING       64 /* batches remembered as committed */
+
+enum job_kind { JOB_BATCH, JOB_LOAD, JOB_RETENTION };
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	uint64_t id;                /* batch or load id */
+	uint64_t epoch;             /* JOB_BATCH: the registry's epoch */
+	struct pst_batch_params bp; /* JOB_BATCH */
+	int step;                   /* JOB_LOAD: 0 rows, 1 members */
+	size_t nbad;                /* JOB_LOAD: malformed rows skipped */
+};
+
+struct pst_work {
+	struct ev_loop *loop;
+	struct pst_db *db;
+	pst_work_send_fn send;
+	void *send_arg;
+	struct job *head, **tailp;
+	size_t len;
+	struct job *cur; /* == head while its command is in flight */
+	int64_t retention_days;
+	ev_timer cron;
+	bool stopping;
+	pst_work_stopped_cb stopped_cb;
+	void *stopped_arg;
+	struct {
+		uint64_t epoch, id;
+	} done[DONE_RING]; /* recently committed batches */
+	size_t done_next;
+	uint64_t nbatches, nfailed, nrows, nrepeats;
+};
+
+static void work_kick(struct pst_work *w);
+
+static void
+job_free(struct job *j)
+{
+	if (j->kind == JOB_BATCH)
+		pst_batch_params_free(&j->bp);
+	free(j);
+}
+
+static void
+work_push(struct pst_work *w, struct job *j)
+{
+	j->next = NULL;
+	*w->tailp = j;
+	w->tailp = &j->next;
+	w->len++;
+}
+
+static void
+work_pop(struct pst_work *w)
+{
+	struct job *j = w->head;
+
+	w->head = j->next;
+	if (w->head == NULL)
+		w->tailp = &w->head;
+	w->len--;
+	job_free(j);
+}
+
+static void
+send_ack(struct pst_work *w, uint64_t batch, bool ok, const char *err)
+{
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+	Prs__BatchAck ack = PRS__BATCH_ACK__INIT;
+
+	ack.batch = batch;
+	ack.ok = ok;
+	ack.error = (char *) (err != NULL ? err : "");
+	env.body_case = PRS__ENVELOPE__BODY_ACK;
+	env.ack = &ack;
+	w->send(w->send_arg, &env);
+}
+
+static void
+send_chunk(struct pst_work *w, uint64_t load_id, Prs__PresenceRow **rows,
+	   size_t nrows, Prs__MemberOp **members, size_t nmembers, bool last,
+	   const char *err)
+{
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+	Prs__LoadChunk chunk = PRS__LOAD_CHUNK__INIT;
+
+	chunk.load_id = load_id;
+	chunk.rows = rows;
+	chunk.n_rows = nrows;
+	chunk.members = members;
+	chunk.n_members = nmembers;
+	chunk.last = last;
+	chunk.error = (char *) (err != NULL ? err : "");
+	env.body_case = PRS__ENVELOPE__BODY_CHUNK;
+	env.chunk = &chunk;
+	w->send(w->send_arg, &env);
+}
+
+/* Nothing is in flight any more: start the next job, or report the
+ * stop. */
+static void
+work_continue(struct pst_work *w)
+{
+	pst_work_stopped_cb cb = w->stopped_cb;
+
+	w->cur = NULL;
+	if (!w->stopping) {
+		work_kick(w);
+		return;
+	}
+	w->stopped_cb = NULL;
+	if (cb != NULL)
+		cb(w->stopped_arg);
+}
+
+/* The job at the head is finished: drop it and go on. */
+static void
+work_next(struct pst_work *w)
+{
+	w->cur = NULL;
+	work_pop(w);
+	work_continue(w);
+}
+
+/* The connection dropped under the head job: keep it for the retry. */
+static void
+work_lost(struct pst_work *w)
+{
+	struct job *j = w->cur;
+
+	prs_debug("%s %" PRIu64 " waits for PostgreSQL",
+		  j->kind == JOB_BATCH  ? "batch"
+		  : j->kind == JOB_LOAD ? "load"
+					: "retention",
+		  j->id);
+	work_continue(w);
+}
+
+static void
+batch_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
+	      const char *err)
+{
+	struct pst_work *w = arg;
+	struct job *j = w->cur;
+	int64_t n[4] = {0, 0, 0, 0};
+	int i;
+
+	if (rc == PST_DB_ELOST) {
+		work_lost(w);
+		return;
+	}
+	if (rc == PST_DB_ESQL) {
+		prs_err("batch %" PRIu64 " failed: %s", j->id, err);
+		w->nfailed++;
+		send_ack(w, j->id, false, err);
+		work_next(w);
+		return;
+	}
+	/* Committed. The counts are only for the log. */
+	if (pst_result_shape_ok(res, 4) && PQntuples(res) == 1) {
+		for (i = 0; i < 4; i++)
+			if (pst_parse_i64(PQgetvalue(res, 0, i), &n[i]))
+				n[i] = -1;
+	} else {
+		prs_warn("batch %" PRIu64 ": unexpected result shape", j->id);
+	}
+	prs_debug("batch %" PRIu64 " committed: %zu rows (%" PRId64
+		  " newer), %zu history, +%zu/-%zu members "
+		  "(%" PRId64 "/%" PRId64 " changed)",
+		  j->id, j->bp.nrows, n[0], j->bp.nhistory, j->bp.nadd,
+		  j->bp.ndel, n[2], n[3]);
+	w->nbatches++;
+	w->nrows += j->bp.nrows;
+	w->done[w->done_next].epoch = j->epoch;
+	w->done[w->done_next].id = j->id;
+	w->done_next = (w->done_next + 1) % DONE_RING;
+	send_ack(w, j->id, true, NULL);
+	work_next(w);
+}
+
+static void
+load_bad_row(struct job *j, const char *table, int i, const char *why)
+{
+	if (j->nbad++ < BAD_ROWS_LOGGED)
+		prs_warn("load %" PRIu64 ": skipping %s row %d: %s", j->id,
+			 table, i, why);
+}
+
+static void
+load_send_rows(struct pst_work *w, struct job *j, const PGresult *res)
+{
+	int n = PQntuples(res), i;
+	size_t cap = n < PST_LOAD_CHUNK ? (size_t) n : PST_LOAD_CHUNK, k = 0;
+	Prs__PresenceRow *rows = xcalloc(cap, sizeof(*rows));
+	Prs__Presence *ps = xcalloc(cap, sizeof(*ps));
+	Prs__PresenceRow **ptrs = xcalloc(cap, sizeof(*ptrs));
+	const char *why;
+
+	for (i = 0; i < n; i++) {
+		if (pst_row_from_result(res, i, &rows[k], &ps[k], &why)) {
+			load_bad_row(j, "user_presence", i, why);
+			continue;
+		}
+		ptrs[k] = &rows[k];
+		if (++k == cap) {
+			send_chunk(w, j->id, ptrs, k, NULL, 0, false, NULL);
+			k = 0;
+		}
+	}
+	if (k > 0)
+		send_chunk(w, j->id, ptrs, k, NULL, 0, false, NULL);
+	free(rows);
+	free(ps);
+	free(ptrs);
+}
+
+static void
+load_send_members(struct pst_work *w, struct job *j, const PGresult *res)
+{
+	int n = PQntuples(res), i;
+	size_t cap = n < PST_LOAD_CHUNK ? (size_t) n : PST_LOAD_CHUNK, k = 0;
+	Prs__MemberOp *ms = xcalloc(cap, sizeof(*ms));
+	Prs__MemberOp **ptrs = xcalloc(cap, sizeof(*ptrs));
+	const char *why;
+
+	for (i = 0; i < n; i++) {
+		if (pst_member_from_result(res, i, &ms[k], &why)) {
+			load_bad_row(j, "thread_members", i, why);
+			continue;
+		}
+		ptrs[k] = &ms[k];
+		if (++k == cap && i + 1 < n) {
+			send_chunk(w, j->id, NULL, 0, ptrs, k, false, NULL);
+			k = 0;
+		}
+	}
+	/* The last chunk, possibly empty. */
+	send_chunk(w, j->id, NULL, 0, ptrs, k, true, NULL);
+	free(ms);
+	free(ptrs);
+}
+
+static void
+load_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
+	     const char *err)
+{
+	struct pst_work *w = arg;
+	struct job *j = w->cur;
+	int nf = j->step == 0 ? PST_LOAD_ROWS_NF : PST_LOAD_MEMBERS_NF;
+
+	if (rc == PST_DB_ELOST) {
+		/* Resumed at the same step: nothing can be written between
+		 * the steps, this job holds the head of the queue. */
+		work_lost(w);
+		return;
+	}
+	if (rc == PST_DB_OK && !pst_result_shape_ok(res, nf)) {
+		rc = PST_DB_ESQL;
+		err = "unexpected result shape";
+	}
+	if (rc == PST_DB_ESQL) {
+		prs_err("load %" PRIu64 " failed: %s", j->id, err);
+		send_chunk(w, j->id, NULL, 0, NULL, 0, true, err);
+		work_next(w);
+		return;
+	}
+	if (j->step == 0) {
+		load_send_rows(w, j, res);
+		prs_info("load %" PRIu64 ": sent %d presence rows", j->id,
+			 PQntuples(res));
+		j->step = 1;
+		work_continue(w);
+		return;
+	}
+	load_send_members(w, j, res);
+	prs_info("load %" PRIu64 ": sent %d memberships%s", j->id,
+		 PQntuples(res), j->nbad ? " (some rows skipped)" : "");
+	if (j->nbad > 0)
+		prs_warn("load %" PRIu64 ": %zu malformed rows skipped", j->id,
+			 j->nbad);
+	work_next(w);
+}
+
+static void
+retention_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
+		  const char *err)
+{
+	struct pst_work *w = arg;
+
+	if (rc == PST_DB_ELOST) {
+		work_lost(w);
+		return;
+	}
+	if (rc == PST_DB_ESQL)
+		prs_err("history retention failed: %s", err);
+	else if (strcmp(PQcmdTuples((PGresult *) res), "0") != 0)
+		prs_info("history retention: deleted %s events older than "
+			 "%" PRId64 " days",
+			 PQcmdTuples((PGresult *) res), w->retention_days);
+	work_next(w);
+}
+
+static bool
+batch_committed(const struct pst_work *w, uint64_t epoch, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < DONE_RING; i++)
+		if (w->done[i].id == id && w->done[i].epoch == epoch &&
+		    (id != 0 || epoch != 0))
+			return true;
+	return false;
+}
+
+static void
+work_kick(struct pst_work *w)
+{
+	struct job *j;
+	char cutoff[32];
+	const char *params[1] = {cutoff};
+	int rc = -1;
+
+	if (w->cur != NULL || w->stopping)
+		return;
+	/* A resend queued while its first copy was being committed: the
+	 * registry resends the same batch, so it only needs the ack (and
+	 * applying it again would store its history rows twice). */
+	while ((j = w->head) != NULL && j->kind == JOB_BATCH &&
+	       batch_committed(w, j->epoch, j->id)) {
+		w->nrepeats++;
+		send_ack(w, j->id, true, NULL);
+		work_pop(w);
+	}
+	if (j == NULL || !pst_db_idle(w->db))
+		return;
+	switch (j->kind) {
+	case JOB_BATCH:
+		rc = pst_db_exec(w->db, PST_SQL_BATCH, PST_BP_N, j->bp.values,
+				 batch_done_cb, w);
+		break;
+	case JOB_LOAD:
+		rc = pst_db_exec(w->db,
+				 j->step == 0 ? PST_SQL_LOAD_ROWS
+					      : PST_SQL_LOAD_MEMBERS,
+				 0, NULL, load_done_cb, w);
+		break;
+	case JOB_RETENTION:
+		snprintf(cutoff, sizeof(cutoff), "%" PRId64,
+			 prs_now_ms() - w->retention_days * 86400000);
+		rc = pst_db_exec(w->db, PST_SQL_RETENTION, 1, params,
+				 retention_done_cb, w);
+		break;
+	}
+	if (rc == 0)
+		w->cur = j;
+}
+
+static bool
+work_full(struct pst_work *w)
+{
+	if (w->len < WORK_QUEUE_MAX)
+		return false;
+	prs_warn("work queue full (%zu jobs): refusing new work", w->len);
+	return true;
+}
+
+void
+pst_work_batch(struct pst_work *w, uint64_t epoch, const Prs__WriteBatch *b)
+{
+	struct job *j;
+
+	if (batch_committed(w, epoch, b->batch)) {
+		prs_debug("batch %" PRIu64 " repeated after its commit",
+			  b->batch);
+		w->nrepeats++;
+		send_ack(w, b->batch, true, NULL);
+		return;
+	}
+	for (j = w->head; j != NULL; j = j->next) {
+		if (j != w->cur && j->kind == JOB_BATCH && j->id == b->batch &&
+		    j->epoch == epoch) {
+			prs_debug("batch %" PRIu64 " repeated while queued",
+				  b->batch);
+			pst_batch_params_free(&j->bp);
+			pst_batch_params_build(&j->bp, b);
+			return;
+		}
+	}
+	if (work_full(w)) {
+		send_ack(w, b->batch, false, "persister queue full");
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = JOB_BATCH;
+	j->id = b->batch;
+	j->epoch = epoch;
+	pst_batch_params_build(&j->bp, b);
+	if (j->bp.nskipped > 0)
+		prs_warn("batch %" PRIu64 ": skipped %zu entries with invalid "
+			 "ids or text",
+			 j->id, j->bp.nskipped);
+	work_push(w, j);
+	work_kick(w);
+}
+
+void
+pst_work_load(struct pst_work *w, uint64_t load_id)
+{
+	struct job *j;
+
+	for (j = w->head; j != NULL; j = j->next) {
+		if (j != w->cur && j->kind == JOB_LOAD && j->step == 0) {
+			if (j->id != load_id)
+				prs_debug("load %" PRIu64
+					  " supersedes %" PRIu64,
+					  load_id, j->id);
+			j->id = load_id;
+			return;
+		}
+	}
+	if (work_full(w)) {
+		send_chunk(w, load_id, NULL, 0, NULL, 0, true,
+			   "persister queue full");
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = JOB_LOAD;
+	j->id = load_id;
+	work_push(w, j);
+	work_kick(w);
+}
+
+static void
+work_retention(struct pst_work *w)
+{
+	struct job *j;
+
+	if (w->retention_days <= 0 || w->stopping)
+		return;
+	for (j = w->head; j != NULL; j = j->next)
+		if (j != w->cur && j->kind == JOB_RETENTION)
+			return;
+	j = xcalloc(1, sizeof(*j));
+	j->kind = JOB_RETENTION;
+	work_push(w, j);
+	work_kick(w);
+}
+
+static void
+work_cron_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	work_retention(container_of(t, struct pst_work, cron));
+}
+
+static void
+work_db_state_cb(void *arg, bool ready)
+{
+	struct pst_work *w = arg;
+
+	sd_notify(0, ready ? "STATUS=connected to PostgreSQL"
+			   : "STATUS=waiting for PostgreSQL");
+	if (ready)
+		work_kick(w);
+}
+
+int
+pst_work_open(struct pst_work **out, struct ev_loop *loop,
+	      const char *conninfo, int64_t retention_days,
+	      pst_work_send_fn send, void *send_arg)
+{
+	struct pst_work *w = xcalloc(1, sizeof(*w));
+
+	w->loop = loop;
+	w->send = send;
+	w->send_arg = send_arg;
+	w->tailp = &w->head;
+	w->retention_days = retention_days;
+	if (pst_db_open(&w->db, loop, conninfo, work_db_state_cb, w) != 0) {
+		free(w);
+		return -1;
+	}
+	sd_notify(0, "STATUS=waiting for PostgreSQL");
+	ev_timer_init(&w->cron, work_cron_cb, RETENTION_EVERY,
+		      RETENTION_EVERY);
+	if (retention_days > 0)
+		ev_timer_start(loop, &w->cron);
+	work_retention(w);
+	*out = w;
+	return 0;
+}
+
+void
+pst_work_close(struct pst_work *w)
+{
+	if (w == NULL)
+		return;
+	ev_timer_stop(w->loop, &w->cron);
+	if (w->len > 0)
+		prs_info("dropping %zu unfinished jobs (the registry resends)",
+			 w->len);
+	while (w->head != NULL)
+		work_pop(w);
+	pst_db_close(w->db);
+	prs_info("%" PRIu64 " batches committed (%" PRIu64 " rows), %" PRIu64
+		 " failed, %" PRIu64 " repeats acknowledged",
+		 w->nbatches, w->nrows, w->nfailed, w->nrepeats);
+	free(w);
+}
+
+void
+pst_work_stop(struct pst_work *w, pst_work_stopped_cb cb, void *arg)
+{
+	w->stopping = true;
+	ev_timer_stop(w->loop, &w->cron);
+	if (w->cur == NULL) {
+		cb(arg);
+		return;
+	}
+	w->stopped_cb = cb;
+	w->stopped_arg = arg;
+}
+
+size_t
+pst_work_queued(const struct pst_work *w)
+{
+	return w->len;
+}
