@@ -13,6 +13,7 @@
 #include "reg.h"
 #include "prs_util.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utlist.h>
@@ -81,6 +82,24 @@ snap_take(const struct reg_user *u, struct snap *s)
 	s->oo = p.is_online;
 	s->otext = p.has_text ? u->text : NULL;
 	s->meta = u->meta;
+}
+
+/* meta crosses two process boundaries and lands in a jsonb column: only a
+ * JSON object within bounds is kept, anything else is dropped here rather
+ * than failing a whole write batch in PostgreSQL. */
+static bool
+meta_valid(const char *meta)
+{
+	size_t len = strlen(meta);
+	json_t *j;
+	bool ok;
+
+	if (len == 0 || len > META_MAX)
+		return false;
+	j = json_loadb(meta, len, JSON_REJECT_DUPLICATES, NULL);
+	ok = j != NULL && json_is_object(j);
+	json_decref(j);
+	return ok;
 }
 
 static bool
@@ -338,8 +357,7 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 				  ? xstrdup(info->text)
 				  : NULL;
 	}
-	if (info->meta[0] != '\0' && strlen(info->meta) <= META_MAX &&
-	    !str_eq(info->meta, u->meta)) {
+	if (meta_valid(info->meta) && !str_eq(info->meta, u->meta)) {
 		old_meta = u->meta;
 		set_meta = true;
 		u->meta = xstrdup(info->meta);
@@ -643,8 +661,7 @@ reg_user_loaded(struct reg *r, const Prs__PresenceRow *row)
 	u->text = p->has_text && strlen(p->text) <= TEXT_MAX ? xstrdup(p->text)
 							     : NULL;
 	free(u->meta);
-	u->meta = p->meta[0] && strlen(p->meta) <= META_MAX ? xstrdup(p->meta)
-							    : NULL;
+	u->meta = meta_valid(p->meta) ? xstrdup(p->meta) : NULL;
 	u->last_seen = p->last_seen > 0 ? p->last_seen : 0;
 	u->since_pub = u->since_own = p->since;
 	if (row->version > r->version)
