@@ -21,7 +21,7 @@ struct gw_buf {
 void gw_buf_append(struct gw_buf *b, const void *p, size_t n);
 /* Appends formatted text (never truncates). */
 void gw_buf_printf(struct gw_buf *b, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 /* Makes room for n more bytes and returns where they go; the caller then
  * calls gw_buf_commit with what it wrote. */
 char *gw_buf_reserve(struct gw_buf *b, size_t n);

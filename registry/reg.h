@@ -193,6 +193,8 @@ void reg_typing(struct reg *r, struct reg_session *s, const char *thread,
 void reg_cron_typing(struct reg *r);
 void reg_resync_window_end(struct reg *r);
 void reg_user_loaded(struct reg *r, const Prs__PresenceRow *row);
+/* Frees all state at exit (gateways, sessions, users, threads). */
+void reg_state_free(struct reg *r);
 
 /* reg_link.c: messages */
 void reg_send_event(struct reg *r, struct reg_gw *gw, const Prs__Presence *p,

@@ -849,15 +849,23 @@ reg_link_start(struct reg *r)
 void
 reg_link_stop(struct reg *r)
 {
-	struct reg_gw *gw, *tmp;
+	struct reg_memop *op, *tmp;
+	size_t i;
 
 	prs_inbox_close(r->inbox);
-	HASH_ITER(hh, r->gws, gw, tmp)
-	{
-		HASH_DEL(r->gws, gw);
-		prs_peer_close(gw->peer);
-	}
+	reg_state_free(r);
 	prs_peer_close(r->pst);
 	batch_free(r->inflight);
 	r->inflight = NULL;
+	HASH_ITER(hh, r->memops, op, tmp)
+	{
+		HASH_DEL(r->memops, op);
+		free(op->key);
+		free(op);
+	}
+	for (i = 0; i < r->nhistory; i++) {
+		free(r->history[i]->user_id);
+		free(r->history[i]);
+	}
+	free(r->history);
 }

@@ -345,7 +345,10 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	snap_take(u, &b);
 	was_live = user_live(u);
 	grace_stop(r, u);
-	if (!was_live || (info->status_set && !resync)) {
+	/* A hello's status_set means the client chose a status; in a resync
+	 * it means the session holds the user's latest known status (the
+	 * gateway follows it across devices), newer than what was loaded. */
+	if (!was_live || info->status_set) {
 		int st = info->status;
 		u->status =
 			st >= ST_ONLINE && st <= ST_INVISIBLE ? st : ST_ONLINE;
@@ -357,10 +360,13 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 				  ? xstrdup(info->text)
 				  : NULL;
 	}
-	if (meta_valid(info->meta) && !str_eq(info->meta, u->meta)) {
+	/* meta is the object from the most recent hello (null if it had
+	 * none); a re-announce is not a new hello and only fills a gap. */
+	if (meta_valid(info->meta) ? !str_eq(info->meta, u->meta)
+				   : !resync && u->meta != NULL) {
 		old_meta = u->meta;
 		set_meta = true;
-		u->meta = xstrdup(info->meta);
+		u->meta = meta_valid(info->meta) ? xstrdup(info->meta) : NULL;
 	}
 	u->pending = false;
 
@@ -666,4 +672,64 @@ reg_user_loaded(struct reg *r, const Prs__PresenceRow *row)
 	u->since_pub = u->since_own = p->since;
 	if (row->version > r->version)
 		r->version = row->version;
+}
+
+void
+reg_state_free(struct reg *r)
+{
+	struct reg_gw *gw, *gtmp;
+	struct reg_session *s, *stmp;
+	struct reg_watch *w, *wtmp;
+	struct reg_thread *t, *ttmp;
+	struct reg_member *m, *mtmp;
+	struct reg_user *u, *utmp;
+	struct reg_typing *e, *etmp;
+
+	HASH_ITER(hh, r->gws, gw, gtmp)
+	{
+		HASH_ITER(hh, gw->sessions, s, stmp)
+		{
+			HASH_ITER(hh, s->watches, w, wtmp)
+			{
+				HASH_DEL(s->watches, w);
+				free(w);
+			}
+			HASH_DEL(gw->sessions, s);
+			free(s);
+		}
+		HASH_DEL(r->gws, gw);
+		prs_peer_close(gw->peer);
+		free(gw->tgt);
+		free(gw->name);
+		free(gw->address);
+		free(gw);
+	}
+	HASH_ITER(hh, r->threads, t, ttmp)
+	{
+		HASH_ITER(hh_t, t->members, m, mtmp)
+		{
+			HASH_DELETE(hh_t, t->members, m);
+			HASH_DELETE(hh_u, m->u->threads, m);
+			free(m);
+		}
+		HASH_DEL(r->threads, t);
+		free(t->id);
+		free(t);
+	}
+	HASH_ITER(hh, r->users, u, utmp)
+	{
+		if (u->in_grace)
+			ev_timer_stop(r->loop, &u->grace);
+		HASH_DEL(r->users, u);
+		free(u->id);
+		free(u->text);
+		free(u->meta);
+		free(u);
+	}
+	HASH_ITER(hh, r->typing, e, etmp)
+	{
+		HASH_DEL(r->typing, e);
+		free(e->key);
+		free(e);
+	}
 }

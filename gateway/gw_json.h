@@ -1,0 +1,25 @@
+/*
+ * JSON shapes shared by the WebSocket and HTTP sides (PROTOCOL.md §4).
+ */
+#ifndef GW_JSON_H
+#define GW_JSON_H
+
+#include <jansson.h>
+
+#include "gw_buf.h"
+#include "presence.pb-c.h"
+
+/* Largest id list accepted in one client request (watch, query, ...). */
+#define GW_IDS_MAX 1000
+
+/* A presence object: user_id, status, is_online, text, last_seen, since,
+ * meta. Returns a new reference. */
+json_t *gw_json_presence(const Prs__Presence *p);
+/* Appends the compact encoding of j to b. */
+void gw_json_dump(json_t *j, struct gw_buf *b);
+/* Checks that v is an array of at most max valid ids. Returns 0, or -1
+ * (not an array / an invalid id: bad request) or -2 (too many: too large)
+ * with *why set. */
+int gw_json_ids(json_t *v, size_t max, const char **why);
+
+#endif

@@ -1,0 +1,564 @@
+/*
+ * Listener, connection lifetime and output, in the manner of Redis: one
+ * libev thread; replies are appended to a per-connection buffer (wslay's
+ * output included, through its send callback) and written with one send()
+ * per connection per loop iteration from an ev_prepare hook ("before
+ * sleep"); the write watcher is armed only while output remains.
+ * Connections are freed late from the same hook, never inside their own
+ * callbacks. One cron timer (250 ms) handles hello deadlines, registry
+ * request deadlines and, every second, pings, idle timeouts and lingering
+ * closes, instead of a timer per connection.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include "gw_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "gw_http.h"
+#include "gw_reg.h"
+#include "gw_session.h"
+#include "gw_ws.h"
+#include "prs_util.h"
+
+#define CRON_MS      250
+#define LINGER_MS    2000 /* how long a closing connection may linger */
+#define ACCEPT_BURST 64   /* accepts per readiness event */
+#define EXTRA_CONNS  512  /* plain HTTP connections beyond max_connections */
+#define STOP_MAX_MS  2000 /* graceful stop: give up waiting after this */
+
+static char rbuf[65536]; /* one read buffer: single-threaded */
+
+static void conn_flush(struct gw_conn *c);
+
+void
+gw_conn_pause(struct gw_conn *c)
+{
+	if (c->reading) {
+		ev_io_stop(c->srv->loop, &c->rio);
+		c->reading = false;
+	}
+}
+
+void
+gw_conn_resume(struct gw_conn *c)
+{
+	if (!c->reading && c->state != GW_CONN_DEAD) {
+		ev_io_start(c->srv->loop, &c->rio);
+		c->reading = true;
+	}
+}
+
+static void
+flush_schedule(struct gw_conn *c)
+{
+	if (!c->in_flushq) {
+		c->in_flushq = true;
+		c->flush_next = c->srv->flushq;
+		c->srv->flushq = c;
+	}
+}
+
+void
+gw_conn_send_raw(struct gw_conn *c, const void *data, size_t n)
+{
+	if (c->state == GW_CONN_DEAD)
+		return;
+	gw_buf_append(&c->out, data, n);
+	flush_schedule(c);
+}
+
+bool
+gw_conn_fits(struct gw_conn *c, size_t n)
+{
+	const struct gw_config *cfg = c->srv->cfg;
+
+	if (c->state == GW_CONN_DEAD || c->state == GW_CONN_CLOSING)
+		return false;
+	if (gw_buf_pending(&c->out) + n <= (size_t) cfg->max_outbound_bytes)
+		return true;
+	c->srv->n_slow_closed++;
+	prs_info("conn %llu: outbound queue over %lld bytes, closing",
+		 (unsigned long long) c->serial,
+		 (long long) cfg->max_outbound_bytes);
+	if (c->state == GW_CONN_WS)
+		gw_ws_close(c, 1008, "outbound queue full", false);
+	else
+		gw_conn_abort(c);
+	return false;
+}
+
+bool
+gw_conn_send(struct gw_conn *c, const void *data, size_t n)
+{
+	if (!gw_conn_fits(c, n))
+		return false;
+	gw_buf_append(&c->out, data, n);
+	flush_schedule(c);
+	return true;
+}
+
+void
+gw_conn_flush_later(struct gw_conn *c)
+{
+	if (c->state != GW_CONN_DEAD)
+		flush_schedule(c);
+}
+
+void
+gw_conn_hello_wait(struct gw_conn *c)
+{
+	struct gw_server *srv = c->srv;
+
+	c->hello_deadline = prs_mono_ms() + srv->cfg->hello_timeout_ms;
+	c->hnext = NULL;
+	c->hprev = srv->hello_tail;
+	if (srv->hello_tail)
+		srv->hello_tail->hnext = c;
+	else
+		srv->hello_head = c;
+	srv->hello_tail = c;
+}
+
+void
+gw_conn_hello_done(struct gw_conn *c)
+{
+	struct gw_server *srv = c->srv;
+
+	if (c->hello_deadline == 0)
+		return;
+	if (c->hprev)
+		c->hprev->hnext = c->hnext;
+	else
+		srv->hello_head = c->hnext;
+	if (c->hnext)
+		c->hnext->hprev = c->hprev;
+	else
+		srv->hello_tail = c->hprev;
+	c->hprev = c->hnext = NULL;
+	c->hello_deadline = 0;
+}
+
+/* Common part of leaving the WS state one way or another. */
+static void
+conn_leave(struct gw_conn *c, bool clean)
+{
+	if (c->state == GW_CONN_WS)
+		c->srv->nws--;
+	if (c->sess != NULL)
+		gw_session_end(c, clean);
+	gw_conn_hello_done(c);
+}
+
+void
+gw_conn_closing(struct gw_conn *c, bool clean)
+{
+	if (c->state == GW_CONN_CLOSING || c->state == GW_CONN_DEAD)
+		return;
+	conn_leave(c, clean);
+	c->state = GW_CONN_CLOSING;
+	c->deadline = prs_mono_ms() + LINGER_MS;
+	gw_conn_resume(c); /* to see the peer's EOF */
+	flush_schedule(c);
+}
+
+void
+gw_conn_abort(struct gw_conn *c)
+{
+	struct gw_server *srv = c->srv;
+
+	if (c->state == GW_CONN_DEAD)
+		return;
+	conn_leave(c, false);
+	c->state = GW_CONN_DEAD;
+	ev_io_stop(srv->loop, &c->rio);
+	ev_io_stop(srv->loop, &c->wio);
+	c->reading = c->writing = false;
+	close(c->fd);
+	c->fd = -1;
+	gw_buf_free(&c->out);
+	c->free_next = srv->freeq;
+	srv->freeq = c;
+}
+
+static void
+conn_free(struct gw_conn *c)
+{
+	struct gw_server *srv = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	if (c->npending > 0)
+		gw_reg_detach(srv, c);
+	gw_http_free(c);
+	if (c->ws != NULL)
+		wslay_event_context_free(c->ws);
+	free(c->auth_user);
+	free(c);
+}
+
+static void
+conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw_conn *c = container_of(w, struct gw_conn, rio);
+	ssize_t n;
+
+	n = recv(c->fd, rbuf, sizeof(rbuf), 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		prs_debug("conn %llu: recv: %s",
+			  (unsigned long long) c->serial, strerror(errno));
+		gw_conn_abort(c);
+		return;
+	}
+	if (n == 0) {
+		prs_debug("conn %llu: eof", (unsigned long long) c->serial);
+		gw_conn_abort(c);
+		return;
+	}
+	c->last_rx = prs_mono_ms();
+	switch (c->state) {
+	case GW_CONN_HTTP:
+		gw_http_input(c, rbuf, (size_t) n);
+		break;
+	case GW_CONN_WS:
+		gw_ws_input(c, (const uint8_t *) rbuf, (size_t) n);
+		break;
+	default:
+		break; /* closing: discard until EOF */
+	}
+}
+
+static void
+conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	conn_flush(container_of(w, struct gw_conn, wio));
+}
+
+/* One send() of whatever is queued; the write watcher finishes the rest. */
+static void
+conn_flush(struct gw_conn *c)
+{
+	struct gw_server *srv = c->srv;
+	size_t n = gw_buf_pending(&c->out);
+
+	if (c->state == GW_CONN_DEAD)
+		return;
+	if (n > 0) {
+		ssize_t r = send(c->fd, gw_buf_head(&c->out), n,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
+				prs_debug("conn %llu: send: %s",
+					  (unsigned long long) c->serial,
+					  strerror(errno));
+				gw_conn_abort(c);
+				return;
+			}
+			r = 0;
+		}
+		gw_buf_consume(&c->out, (size_t) r);
+		if (gw_buf_pending(&c->out) > 0) {
+			if (!c->writing) {
+				ev_io_start(srv->loop, &c->wio);
+				c->writing = true;
+			}
+			return;
+		}
+	}
+	if (c->writing) {
+		ev_io_stop(srv->loop, &c->wio);
+		c->writing = false;
+	}
+	if (c->state == GW_CONN_CLOSING && !c->shut_wr) {
+		shutdown(c->fd, SHUT_WR);
+		c->shut_wr = true;
+	}
+}
+
+static void
+prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct gw_server *srv = container_of(w, struct gw_server, prepare);
+
+	while (srv->flushq != NULL) {
+		struct gw_conn *c = srv->flushq;
+		srv->flushq = c->flush_next;
+		c->in_flushq = false;
+		c->flush_next = NULL;
+		conn_flush(c);
+	}
+	while (srv->freeq != NULL) {
+		struct gw_conn *c = srv->freeq;
+		srv->freeq = c->free_next;
+		conn_free(c);
+	}
+}
+
+static void
+conn_new(struct gw_server *srv, int fd)
+{
+	struct gw_conn *c = xcalloc(1, sizeof(*c));
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->srv = srv;
+	c->fd = fd;
+	c->state = GW_CONN_HTTP;
+	c->serial = ++srv->next_serial;
+	c->last_rx = prs_mono_ms();
+	c->deadline = c->last_rx + srv->cfg->http_request_timeout_ms;
+	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
+	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	srv->n_accepted++;
+	gw_http_attach(c);
+	gw_conn_resume(c);
+}
+
+static void
+accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw_server *srv = container_of(w, struct gw_server, accept_io);
+	int i;
+
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		int fd = accept4(srv->lfd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if ((errno == EMFILE || errno == ENFILE) &&
+			    srv->spare_fd >= 0) {
+				/* Out of descriptors: take the connection
+				 * with the spare one and close it, rather
+				 * than spin on a listener that stays
+				 * readable. */
+				close(srv->spare_fd);
+				fd = accept(srv->lfd, NULL, NULL);
+				if (fd >= 0)
+					close(fd);
+				srv->spare_fd = open("/dev/null",
+						     O_RDONLY | O_CLOEXEC);
+				prs_warn("out of file descriptors: refused a "
+					 "connection");
+				continue;
+			}
+			prs_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (srv->nconns >=
+		    (size_t) srv->cfg->max_connections + EXTRA_CONNS) {
+			close(fd);
+			continue;
+		}
+		conn_new(srv, fd);
+	}
+}
+
+static void
+cron_scan(struct gw_server *srv, int64_t now)
+{
+	const struct gw_config *cfg = srv->cfg;
+	struct gw_conn *c;
+
+	for (c = srv->conns; c != NULL; c = c->next) {
+		switch (c->state) {
+		case GW_CONN_HTTP:
+			if (c->deadline != 0 && now >= c->deadline)
+				gw_http_expired(c);
+			break;
+		case GW_CONN_WS:
+			if (now - c->last_rx >=
+			    cfg->heartbeat_ms + cfg->heartbeat_timeout_ms) {
+				prs_debug("conn %llu: heartbeat timeout",
+					  (unsigned long long) c->serial);
+				gw_conn_abort(c);
+			} else if (now >= c->next_ping) {
+				gw_ws_ping(c);
+				c->next_ping = now + cfg->heartbeat_ms;
+			}
+			break;
+		case GW_CONN_CLOSING:
+			if (now >= c->deadline)
+				gw_conn_abort(c);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gw_server *srv = container_of(w, struct gw_server, cron);
+	int64_t now = prs_mono_ms();
+
+	while (srv->hello_head != NULL &&
+	       srv->hello_head->hello_deadline <= now) {
+		struct gw_conn *c = srv->hello_head;
+		gw_ws_close(c, 1008, "hello timeout", false);
+		gw_conn_hello_done(c); /* in case the close was a no-op */
+	}
+	gw_reg_tick(srv, now);
+	if (++srv->cron_ticks % (1000 / CRON_MS) == 0) {
+		cron_scan(srv, now);
+		gw_session_http_expire(srv, now);
+		if (sd_watchdog_enabled(0, NULL) > 0)
+			sd_notify(0, "WATCHDOG=1");
+	}
+}
+
+void
+gw_server_init(struct gw_server *srv, struct ev_loop *loop,
+	       const struct gw_config *cfg)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->loop = loop;
+	srv->cfg = cfg;
+	srv->lfd = -1;
+	srv->next_sid = 1;
+	srv->epoch = prs_epoch_new();
+	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ev_prepare_init(&srv->prepare, prepare_cb);
+	ev_prepare_start(loop, &srv->prepare);
+	ev_timer_init(&srv->cron, cron_cb, CRON_MS / 1000.0, CRON_MS / 1000.0);
+	ev_timer_start(loop, &srv->cron);
+}
+
+int
+gw_server_listen(struct gw_server *srv)
+{
+	const struct gw_config *cfg = srv->cfg;
+	struct addrinfo hints, *res = NULL, *ai;
+	char port[16];
+	int fd = -1, rv, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%lld", (long long) cfg->http_port);
+	rv = getaddrinfo(cfg->http_host, port, &hints, &res);
+	if (rv != 0) {
+		prs_err("http host %s: %s", cfg->http_host, gai_strerror(rv));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family,
+			    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 1024) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		prs_err("listen on %s:%s: %s", cfg->http_host, port,
+			strerror(errno));
+		return -1;
+	}
+	srv->lfd = fd;
+	ev_io_init(&srv->accept_io, accept_cb, fd, EV_READ);
+	ev_io_start(srv->loop, &srv->accept_io);
+	srv->listening = true;
+	prs_info("listening on %s:%s", cfg->http_host, port);
+	return 0;
+}
+
+static void
+stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gw_server *srv = container_of(w, struct gw_server, stop_timer);
+	int64_t now = prs_mono_ms();
+
+	if (srv->nconns == 0 && gw_reg_backlog(srv) == 0)
+		srv->stop_quiet++; /* twice in a row: NNG had time to send */
+	else
+		srv->stop_quiet = 0;
+	if (srv->stop_quiet >= 2 || now - srv->stop_started >= STOP_MAX_MS)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+void
+gw_server_stop(struct gw_server *srv)
+{
+	struct gw_conn *c, *next;
+
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	srv->stop_started = prs_mono_ms();
+	prs_info("stopping: closing %zu connections", srv->nconns);
+	sd_notify(0, "STOPPING=1");
+	if (srv->listening) {
+		ev_io_stop(srv->loop, &srv->accept_io);
+		close(srv->lfd);
+		srv->lfd = -1;
+		srv->listening = false;
+	}
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == GW_CONN_WS)
+			gw_ws_close(c, 1001, "server shutting down", false);
+		else if (c->state == GW_CONN_HTTP)
+			gw_conn_abort(c);
+	}
+	gw_session_http_end_all(srv);
+	ev_timer_init(&srv->stop_timer, stop_timer_cb, 0.05, 0.05);
+	ev_timer_start(srv->loop, &srv->stop_timer);
+}
+
+void
+gw_server_fini(struct gw_server *srv)
+{
+	while (srv->conns != NULL) {
+		struct gw_conn *c = srv->conns;
+		if (c->state != GW_CONN_DEAD) {
+			gw_conn_abort(c);
+		}
+		/* drop it from the free queue and free it now */
+		srv->freeq = NULL;
+		conn_free(c);
+	}
+	gw_session_http_end_all(srv);
+	ev_prepare_stop(srv->loop, &srv->prepare);
+	ev_timer_stop(srv->loop, &srv->cron);
+	ev_timer_stop(srv->loop, &srv->stop_timer);
+	if (srv->listening) {
+		ev_io_stop(srv->loop, &srv->accept_io);
+		close(srv->lfd);
+	}
+	if (srv->spare_fd >= 0)
+		close(srv->spare_fd);
+	gw_buf_free(&srv->scratch);
+}

@@ -1,0 +1,985 @@
+/*
+ * Client messages and sessions (PROTOCOL.md §3-5).
+ *
+ * A session is born from hello: it is announced to the registry
+ * (SessionBatch) and welcomed at once, without waiting for the registry,
+ * so a client connected while the registry restarts still gets in; the
+ * session is re-announced on the next Resync. The session keeps what a
+ * re-announce needs (user, device, chosen status, text, meta, watches) and
+ * nothing else: per idle session that is a few hundred bytes beside
+ * wslay's context.
+ *
+ * Limits: a list over its bound (more than 1000 ids in one message, a
+ * watch set over 10000) and a field over its size (device 64 B, text
+ * 256 B, meta 1 KiB) get error "too_large"; a missing or wrongly typed
+ * field, or an invalid id, gets "bad_request". Either way the message has
+ * no effect and the connection stays open.
+ *
+ * set_status replaces status and text together: a set_status without
+ * "text" clears the text.
+ */
+#include "gw_session.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_auth.h"
+#include "gw_json.h"
+#include "gw_reg.h"
+#include "gw_server.h"
+#include "gw_ws.h"
+#include "prs_util.h"
+
+#define DEVICE_MAX     64
+#define TEXT_MAX       256
+#define META_MAX       1024
+#define RATE_CLOSE_MS  10000 /* limited for this long → close 1008 */
+#define BATCH_SESSIONS 256
+#define BATCH_BYTES    (1024 * 1024)
+
+static char empty[] = "";
+
+/* ---- sending ------------------------------------------------------- */
+
+static json_t *
+msg_new(const char *type, json_t *id)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "type", json_string(type));
+	if (id != NULL)
+		json_object_set(o, "id", id);
+	return o;
+}
+
+/* Encodes j (reference stolen) and queues it to c. */
+static void
+send_json(struct gw_conn *c, json_t *j)
+{
+	struct gw_buf *b = &c->srv->scratch;
+
+	gw_buf_reset(b);
+	gw_json_dump(j, b);
+	json_decref(j);
+	gw_ws_send_text(c, b->data, b->len);
+}
+
+static void
+send_error(struct gw_conn *c, json_t *id, const char *code, const char *msg)
+{
+	json_t *o = msg_new("error", id);
+	json_object_set_new(o, "code", json_string(code));
+	json_object_set_new(o, "message", json_string(msg));
+	send_json(c, o);
+}
+
+static void
+send_ok(struct gw_conn *c, json_t *id)
+{
+	send_json(c, msg_new("ok", id));
+}
+
+/* Before hello, or on failed authentication: error unauthorized, 1008. */
+static void
+refuse(struct gw_conn *c, json_t *id, const char *msg)
+{
+	send_error(c, id, "unauthorized", msg);
+	gw_ws_close(c, 1008, msg, false);
+}
+
+static bool
+known_code(const char *code)
+{
+	static const char *const codes[] = {
+		"bad_request", "unauthorized", "forbidden",   "not_found",
+		"too_large",   "rate_limited", "unavailable", "internal"};
+	size_t i;
+
+	for (i = 0; i < PRS_ARRAY_LEN(codes); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
+/* ---- the session table --------------------------------------------- */
+
+static struct gw_session *
+session_new(struct gw_server *srv, const char *user)
+{
+	struct gw_session *s = xcalloc(1, sizeof(*s));
+
+	s->sid = srv->next_sid++;
+	s->user_id = xstrdup(user);
+	s->status = PRS__STATUS__ST_ONLINE;
+	s->rl_tokens = srv->cfg->rate_limit_burst * 1000;
+	s->rl_last = prs_mono_ms();
+	HASH_ADD(hh, srv->sessions, sid, sizeof(s->sid), s);
+	srv->nsessions++;
+	return s;
+}
+
+static void
+session_free(struct gw_server *srv, struct gw_session *s)
+{
+	uint32_t i;
+
+	HASH_DEL(srv->sessions, s);
+	srv->nsessions--;
+	for (i = 0; i < s->nwatch; i++)
+		free(s->watch[i]);
+	free(s->watch);
+	free(s->user_id);
+	free(s->device);
+	free(s->text);
+	free(s->meta);
+	free(s);
+}
+
+static void
+session_info(const struct gw_session *s, Prs__SessionInfo *si)
+{
+	prs__session_info__init(si);
+	si->sid = s->sid;
+	si->user_id = s->user_id;
+	si->device = s->device ? s->device : empty;
+	si->status = (Prs__Status) s->status;
+	si->has_text = s->has_text;
+	si->text = s->text ? s->text : empty;
+	si->meta = s->meta ? s->meta : empty;
+	si->n_watches = s->nwatch;
+	si->watches = s->watch;
+	si->status_set = s->status_set;
+}
+
+static void
+send_batch(struct gw_server *srv, Prs__SessionInfo **infos, size_t n,
+	   bool resync, bool end)
+{
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+	Prs__SessionBatch b = PRS__SESSION_BATCH__INIT;
+
+	b.n_sessions = n;
+	b.sessions = infos;
+	b.resync = resync;
+	b.resync_end = end;
+	env.body_case = PRS__ENVELOPE__BODY_SESSIONS;
+	env.sessions = &b;
+	gw_reg_send(srv, &env);
+}
+
+static void
+announce(struct gw_server *srv, const struct gw_session *s)
+{
+	Prs__SessionInfo si, *p = &si;
+
+	session_info(s, &si);
+	send_batch(srv, &p, 1, false, false);
+}
+
+static void
+send_close(struct gw_server *srv, uint64_t sid, bool clean)
+{
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+	Prs__SessionClose sc = PRS__SESSION_CLOSE__INIT;
+
+	sc.sid = sid;
+	sc.clean = clean;
+	env.body_case = PRS__ENVELOPE__BODY_CLOSE;
+	env.close = &sc;
+	gw_reg_send(srv, &env);
+}
+
+void
+gw_session_end(struct gw_conn *c, bool clean)
+{
+	struct gw_session *s = c->sess;
+
+	if (s == NULL)
+		return;
+	c->sess = NULL;
+	prs_debug("session %llu of %s ends (%s)", (unsigned long long) s->sid,
+		  s->user_id, clean ? "clean" : "unclean");
+	send_close(c->srv, s->sid, clean);
+	session_free(c->srv, s);
+}
+
+void
+gw_session_resync(struct gw_server *srv)
+{
+	Prs__SessionInfo *infos = xcalloc(BATCH_SESSIONS, sizeof(*infos));
+	Prs__SessionInfo **ptrs = xcalloc(BATCH_SESSIONS, sizeof(*ptrs));
+	struct gw_session *s, *tmp;
+	size_t n = 0, bytes = 0;
+
+	HASH_ITER(hh, srv->sessions, s, tmp)
+	{
+		size_t sz;
+		session_info(s, &infos[n]);
+		sz = prs__session_info__get_packed_size(&infos[n]);
+		if (n > 0 && bytes + sz > BATCH_BYTES) {
+			send_batch(srv, ptrs, n, true, false);
+			session_info(s, &infos[0]);
+			n = 0;
+			bytes = 0;
+		}
+		ptrs[n] = &infos[n];
+		n++;
+		bytes += sz;
+		if (n == BATCH_SESSIONS) {
+			send_batch(srv, ptrs, n, true, false);
+			n = 0;
+			bytes = 0;
+		}
+	}
+	send_batch(srv, ptrs, n, true, true); /* may be empty */
+	free(ptrs);
+	free(infos);
+}
+
+/* ---- watch sets (sorted arrays of ids) ----------------------------- */
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static bool
+watch_has(const struct gw_session *s, const char *id)
+{
+	return s->nwatch > 0 && bsearch(&id, s->watch, s->nwatch,
+					sizeof(char *), cmp_str) != NULL;
+}
+
+/* Adds the ids of the array v (already validated). Returns -1, changing
+ * nothing, if the set would pass GW_WATCH_MAX. */
+static int
+watch_add(struct gw_session *s, json_t *v)
+{
+	size_t n = json_array_size(v), k = 0, i, j;
+	const char **cand = xmalloc(n * sizeof(*cand));
+	json_t *e;
+
+	json_array_foreach(v, i, e)
+	{
+		const char *id = json_string_value(e);
+		if (!watch_has(s, id))
+			cand[k++] = id;
+	}
+	qsort(cand, k, sizeof(*cand), cmp_str);
+	for (i = j = 0; i < k; i++)
+		if (j == 0 || strcmp(cand[j - 1], cand[i]) != 0)
+			cand[j++] = cand[i];
+	k = j;
+	if (s->nwatch + k > GW_WATCH_MAX) {
+		free(cand);
+		return -1;
+	}
+	if (k > 0) {
+		if (s->nwatch + k > s->capwatch) {
+			s->capwatch = (uint32_t) (s->nwatch + k);
+			s->watch = xrealloc(s->watch,
+					    s->capwatch * sizeof(*s->watch));
+		}
+		for (i = 0; i < k; i++)
+			s->watch[s->nwatch++] = xstrdup(cand[i]);
+		qsort(s->watch, s->nwatch, sizeof(*s->watch), cmp_str);
+	}
+	free(cand);
+	return 0;
+}
+
+static void
+watch_del(struct gw_session *s, json_t *v)
+{
+	bool *gone;
+	size_t i, j;
+	json_t *e;
+
+	if (s->nwatch == 0)
+		return;
+	gone = xcalloc(s->nwatch, sizeof(*gone));
+	json_array_foreach(v, i, e)
+	{
+		const char *id = json_string_value(e);
+		char **hit = bsearch(&id, s->watch, s->nwatch, sizeof(char *),
+				     cmp_str);
+		if (hit != NULL)
+			gone[hit - s->watch] = true;
+	}
+	for (i = j = 0; i < s->nwatch; i++) {
+		if (gone[i])
+			free(s->watch[i]);
+		else
+			s->watch[j++] = s->watch[i];
+	}
+	s->nwatch = (uint32_t) j;
+	if (s->nwatch == 0) {
+		free(s->watch);
+		s->watch = NULL;
+		s->capwatch = 0;
+	}
+	free(gone);
+}
+
+/* ---- requests to the registry -------------------------------------- */
+
+static void
+ws_reply_cb(struct gw_conn *c, struct gw_pending *p, const Prs__Reply *r)
+{
+	json_t *o, *users;
+	size_t i;
+
+	if (c->state != GW_CONN_WS)
+		return;
+	if (r == NULL) {
+		send_error(c, p->id, "unavailable",
+			   "the registry did not answer");
+		return;
+	}
+	if (r->error != NULL && r->error[0] != '\0') {
+		send_error(
+			c, p->id, known_code(r->error) ? r->error : "internal",
+			r->message && r->message[0] ? r->message : r->error);
+		return;
+	}
+	if (p->op == PRS__OP__OP_UNWATCH) {
+		send_ok(c, p->id);
+		return;
+	}
+	o = msg_new("presence_list", p->id);
+	users = json_array();
+	for (i = 0; i < r->n_users; i++)
+		json_array_append_new(users, gw_json_presence(r->users[i]));
+	json_object_set_new(o, "users", users);
+	send_json(c, o);
+}
+
+static void
+request(struct gw_conn *c, json_t *id, Prs__Op op, const char *thread,
+	json_t *ids)
+{
+	Prs__Request rq = PRS__REQUEST__INIT;
+	struct gw_session *s = c->sess;
+	struct gw_pending *p;
+	char **list = NULL;
+	size_t i;
+	json_t *e;
+
+	rq.sid = s->sid;
+	rq.op = op;
+	rq.user_id = s->user_id;
+	rq.thread_id = thread ? (char *) thread : empty;
+	if (ids != NULL && json_array_size(ids) > 0) {
+		list = xmalloc(json_array_size(ids) * sizeof(*list));
+		json_array_foreach(ids, i, e) list[i] =
+			(char *) json_string_value(e);
+		rq.n_user_ids = json_array_size(ids);
+		rq.user_ids = list;
+	}
+	p = gw_reg_request(c->srv, &rq, c, ws_reply_cb);
+	if (id != NULL)
+		p->id = json_incref(id);
+	free(list);
+}
+
+/* ---- client messages ----------------------------------------------- */
+
+/* Reads an optional string member: 0 absent or null, 1 present, -1 wrong
+ * type. */
+static int
+opt_string(json_t *m, const char *key, const char **out, size_t *len)
+{
+	json_t *v = json_object_get(m, key);
+
+	*out = NULL;
+	if (len)
+		*len = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	*out = json_string_value(v);
+	if (len)
+		*len = json_string_length(v);
+	return 1;
+}
+
+static void
+do_hello(struct gw_conn *c, json_t *m, json_t *id)
+{
+	struct gw_server *srv = c->srv;
+	const struct gw_config *cfg = srv->cfg;
+	const char *device, *status_s, *text, *token, *uid;
+	size_t device_len, text_len, token_len, uid_len;
+	int status = PRS__STATUS__ST_ONLINE;
+	bool status_set = false;
+	char *meta = NULL, *user = NULL, sid_str[160];
+	json_t *v, *o;
+	struct gw_session *s;
+
+	if (opt_string(m, "device", &device, &device_len) < 0) {
+		send_error(c, id, "bad_request", "device must be a string");
+		return;
+	}
+	if (device_len > DEVICE_MAX) {
+		send_error(c, id, "too_large",
+			   "device is longer than 64 bytes");
+		return;
+	}
+	switch (opt_string(m, "status", &status_s, NULL)) {
+	case -1: {
+		send_error(c, id, "bad_request", "status must be a string");
+		return;
+	}
+	case 1:
+		status = prs_status_parse(status_s);
+		if (status <= PRS__STATUS__ST_OFFLINE) {
+			send_error(c, id, "bad_request",
+				   "status must be online, away, dnd or "
+				   "invisible");
+			return;
+		}
+		status_set = true;
+		break;
+	default:
+		break;
+	}
+	if (opt_string(m, "text", &text, &text_len) < 0) {
+		send_error(c, id, "bad_request", "text must be a string");
+		return;
+	}
+	if (text_len > TEXT_MAX) {
+		send_error(c, id, "too_large",
+			   "text is longer than 256 bytes");
+		return;
+	}
+	if (json_object_get(m, "text") != NULL)
+		status_set = true;
+	if (opt_string(m, "token", &token, &token_len) < 0) {
+		send_error(c, id, "bad_request", "token must be a string");
+		return;
+	}
+	if (opt_string(m, "user_id", &uid, &uid_len) < 0) {
+		send_error(c, id, "bad_request", "user_id must be a string");
+		return;
+	}
+	v = json_object_get(m, "meta");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_object(v)) {
+			send_error(c, id, "bad_request",
+				   "meta must be an object");
+			return;
+		}
+		meta = json_dumps(v, JSON_COMPACT);
+		if (meta == NULL || strlen(meta) > META_MAX) {
+			free(meta);
+			send_error(c, id, "too_large",
+				   "meta is larger than 1 KiB");
+			return;
+		}
+	}
+
+	/* Who is it: credentials of the upgrade first, then the hello. */
+	if (c->auth_user != NULL) {
+		user = xstrdup(c->auth_user);
+	} else if (!cfg->auth_none) {
+		bool admin;
+		if (token == NULL || gw_auth_verify(cfg, token, token_len,
+						    &user, &admin) != 0) {
+			free(meta);
+			refuse(c, id,
+			       token ? "invalid token" : "token required");
+			return;
+		}
+	} else {
+		if (uid == NULL || !prs_id_valid(uid, uid_len)) {
+			free(meta);
+			refuse(c, id,
+			       uid ? "invalid user_id" : "user_id required");
+			return;
+		}
+		user = xstrndup(uid, uid_len);
+	}
+
+	s = session_new(srv, user);
+	free(user);
+	s->conn = c;
+	s->device = device ? xstrndup(device, device_len) : NULL;
+	s->status = (uint8_t) status;
+	s->has_text = text != NULL;
+	s->text = text ? xstrndup(text, text_len) : NULL;
+	s->meta = meta;
+	s->status_set = status_set;
+	c->sess = s;
+	gw_conn_hello_done(c);
+	announce(srv, s);
+	prs_debug("conn %llu: session %llu for %s",
+		  (unsigned long long) c->serial, (unsigned long long) s->sid,
+		  s->user_id);
+
+	o = msg_new("welcome", id);
+	snprintf(sid_str, sizeof(sid_str), "%s-%llx-%llu", cfg->name,
+		 (unsigned long long) srv->epoch, (unsigned long long) s->sid);
+	json_object_set_new(o, "session_id", json_string(sid_str));
+	json_object_set_new(o, "user_id", json_string(s->user_id));
+	json_object_set_new(o, "heartbeat_ms",
+			    json_integer(cfg->heartbeat_ms));
+	json_object_set_new(o, "server_time", json_integer(prs_now_ms()));
+	send_json(c, o);
+}
+
+static void
+do_set_status(struct gw_conn *c, json_t *m, json_t *id)
+{
+	struct gw_session *s = c->sess;
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+	Prs__SetStatus ss = PRS__SET_STATUS__INIT;
+	const char *status_s, *text;
+	size_t text_len;
+	int status;
+
+	if (opt_string(m, "status", &status_s, NULL) != 1) {
+		send_error(c, id, "bad_request",
+			   "status (a string) is required");
+		return;
+	}
+	status = prs_status_parse(status_s);
+	if (status <= PRS__STATUS__ST_OFFLINE) {
+		send_error(c, id, "bad_request",
+			   "status must be online, away, dnd or invisible");
+		return;
+	}
+	if (opt_string(m, "text", &text, &text_len) < 0) {
+		send_error(c, id, "bad_request", "text must be a string");
+		return;
+	}
+	if (text_len > TEXT_MAX) {
+		send_error(c, id, "too_large",
+			   "text is longer than 256 bytes");
+		return;
+	}
+	s->status = (uint8_t) status;
+	s->status_set = true;
+	free(s->text);
+	s->has_text = text != NULL;
+	s->text = text ? xstrndup(text, text_len) : NULL;
+	ss.sid = s->sid;
+	ss.status = (Prs__Status) status;
+	ss.has_text = s->has_text;
+	ss.text = s->text ? s->text : empty;
+	env.body_case = PRS__ENVELOPE__BODY_SET_STATUS;
+	env.set_status = &ss;
+	gw_reg_send(c->srv, &env);
+	send_ok(c, id);
+}
+
+/* The "user_ids" member checked: returns it, or NULL after replying. */
+static json_t *
+get_ids(struct gw_conn *c, json_t *m, json_t *id)
+{
+	json_t *v = json_object_get(m, "user_ids");
+	const char *why;
+	int rv;
+
+	if (v == NULL) {
+		send_error(c, id, "bad_request", "user_ids is required");
+		return NULL;
+	}
+	rv = gw_json_ids(v, GW_IDS_MAX, &why);
+	if (rv != 0) {
+		send_error(c, id, rv == -2 ? "too_large" : "bad_request", why);
+		return NULL;
+	}
+	return v;
+}
+
+static void
+do_watch(struct gw_conn *c, json_t *m, json_t *id)
+{
+	json_t *ids = get_ids(c, m, id);
+
+	if (ids == NULL)
+		return;
+	if (watch_add(c->sess, ids) != 0) {
+		send_error(c, id, "too_large",
+			   "a session may watch at most 10000 users");
+		return;
+	}
+	if (json_array_size(ids) == 0) {
+		json_t *o = msg_new("presence_list", id);
+		json_object_set_new(o, "users", json_array());
+		send_json(c, o);
+		return;
+	}
+	/* Recorded either way: the watches go out with the re-announce. */
+	if (!gw_reg_ready(c->srv)) {
+		send_error(c, id, "unavailable",
+			   "registry unavailable; the watch is recorded");
+		return;
+	}
+	request(c, id, PRS__OP__OP_WATCH, NULL, ids);
+}
+
+static void
+do_unwatch(struct gw_conn *c, json_t *m, json_t *id)
+{
+	json_t *ids = get_ids(c, m, id);
+
+	if (ids == NULL)
+		return;
+	watch_del(c->sess, ids);
+	if (json_array_size(ids) == 0 || !gw_reg_ready(c->srv)) {
+		send_ok(c, id);
+		return;
+	}
+	request(c, id, PRS__OP__OP_UNWATCH, NULL, ids);
+}
+
+static void
+do_query(struct gw_conn *c, json_t *m, json_t *id)
+{
+	json_t *ids = get_ids(c, m, id);
+
+	if (ids == NULL)
+		return;
+	if (!gw_reg_ready(c->srv)) {
+		send_error(c, id, "unavailable", "registry unavailable");
+		return;
+	}
+	request(c, id, PRS__OP__OP_QUERY, NULL, ids);
+}
+
+static void
+do_list_online(struct gw_conn *c, json_t *m, json_t *id)
+{
+	const char *thread;
+	size_t len;
+
+	if (opt_string(m, "thread_id", &thread, &len) < 0 ||
+	    (thread != NULL && !prs_id_valid(thread, len))) {
+		send_error(c, id, "bad_request",
+			   "thread_id must be a valid thread id");
+		return;
+	}
+	if (!gw_reg_ready(c->srv)) {
+		send_error(c, id, "unavailable", "registry unavailable");
+		return;
+	}
+	request(c, id, PRS__OP__OP_LIST_ONLINE, thread, NULL);
+}
+
+static void
+do_typing(struct gw_conn *c, json_t *m, json_t *id)
+{
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+	Prs__Typing t = PRS__TYPING__INIT;
+	const char *thread;
+	size_t len;
+	json_t *active = json_object_get(m, "active");
+
+	if (opt_string(m, "thread_id", &thread, &len) != 1 ||
+	    !prs_id_valid(thread, len)) {
+		send_error(c, id, "bad_request",
+			   "thread_id must be a valid thread id");
+		return;
+	}
+	if (!json_is_boolean(active)) {
+		send_error(c, id, "bad_request",
+			   "active must be true or false");
+		return;
+	}
+	t.sid = c->sess->sid;
+	t.thread_id = (char *) thread;
+	t.user_id = c->sess->user_id;
+	t.active = json_is_true(active);
+	env.body_case = PRS__ENVELOPE__BODY_TYPING;
+	env.typing = &t;
+	gw_reg_send(c->srv, &env);
+}
+
+static void
+do_ping(struct gw_conn *c, json_t *m, json_t *id)
+{
+	json_t *o = msg_new("pong", id);
+	json_object_set_new(o, "server_time", json_integer(prs_now_ms()));
+	send_json(c, o);
+}
+
+static void
+do_bye(struct gw_conn *c, json_t *m, json_t *id)
+{
+	gw_ws_close(c, 1000, "bye", true);
+}
+
+static void
+do_hello_again(struct gw_conn *c, json_t *m, json_t *id)
+{
+	send_error(c, id, "bad_request", "hello was already received");
+}
+
+static const struct {
+	const char *type;
+	void (*fn)(struct gw_conn *, json_t *, json_t *);
+} handlers[] = {
+	{"set_status", do_set_status},
+	{"watch", do_watch},
+	{"unwatch", do_unwatch},
+	{"query", do_query},
+	{"list_online", do_list_online},
+	{"typing", do_typing},
+	{"ping", do_ping},
+	{"bye", do_bye},
+	{"hello", do_hello_again},
+};
+
+/* Token bucket: rate_limit_per_sec, burst rate_limit_burst; a client
+ * still over it after RATE_CLOSE_MS is closed 1008. */
+static bool
+rate_ok(struct gw_conn *c, struct gw_session *s, json_t *id)
+{
+	const struct gw_config *cfg = c->srv->cfg;
+	int64_t now = prs_mono_ms(), cap = cfg->rate_limit_burst * 1000;
+
+	if (cfg->rate_limit_per_sec <= 0)
+		return true;
+	s->rl_tokens += (now - s->rl_last) * cfg->rate_limit_per_sec;
+	s->rl_last = now;
+	if (s->rl_tokens > cap)
+		s->rl_tokens = cap;
+	if (s->rl_tokens >= 1000) {
+		s->rl_tokens -= 1000;
+		s->rl_over_since = 0;
+		return true;
+	}
+	c->srv->n_rate_limited++;
+	if (s->rl_over_since == 0)
+		s->rl_over_since = now;
+	if (now - s->rl_over_since >= RATE_CLOSE_MS) {
+		send_error(c, id, "rate_limited", "rate limit exceeded");
+		gw_ws_close(c, 1008, "rate limit exceeded", false);
+	} else {
+		send_error(c, id, "rate_limited", "too many messages");
+	}
+	return false;
+}
+
+void
+gw_session_message(struct gw_conn *c, const uint8_t *msg, size_t len)
+{
+	json_t *m, *id;
+	const char *type;
+	size_t i;
+
+	m = json_loadb((const char *) msg, len, 0, NULL);
+	if (m == NULL || !json_is_object(m)) {
+		if (c->sess == NULL)
+			refuse(c, NULL, "expected a hello message");
+		else if (rate_ok(c, c->sess, NULL))
+			send_error(c, NULL, "bad_request",
+				   m ? "a message must be a JSON object"
+				     : "invalid JSON");
+		json_decref(m);
+		return;
+	}
+	id = json_object_get(m, "id");
+	if (id != NULL && !json_is_string(id) && !json_is_number(id))
+		id = NULL; /* answered below as a wrongly typed field */
+	type = json_string_value(json_object_get(m, "type"));
+	if (c->sess == NULL) {
+		if (type == NULL || strcmp(type, "hello") != 0)
+			refuse(c, id, "expected a hello message");
+		else if (json_object_get(m, "id") != NULL && id == NULL)
+			send_error(c, NULL, "bad_request",
+				   "id must be a string or a number");
+		else
+			do_hello(c, m, id);
+		json_decref(m);
+		return;
+	}
+	if (!rate_ok(c, c->sess, id))
+		goto out;
+	if (json_object_get(m, "id") != NULL && id == NULL) {
+		send_error(c, NULL, "bad_request",
+			   "id must be a string or a number");
+		goto out;
+	}
+	if (type == NULL) {
+		send_error(c, id, "bad_request",
+			   "type (a string) is required");
+		goto out;
+	}
+	for (i = 0; i < PRS_ARRAY_LEN(handlers); i++) {
+		if (strcmp(type, handlers[i].type) == 0) {
+			handlers[i].fn(c, m, id);
+			goto out;
+		}
+	}
+	send_error(c, id, "bad_request", "unknown message type");
+out:
+	json_decref(m);
+}
+
+/* ---- registry → clients -------------------------------------------- */
+
+/* Leaves the frame for payload j in srv->scratch; returns its start. */
+static const char *
+build_frame(struct gw_server *srv, json_t *j, size_t *flen)
+{
+	struct gw_buf *b = &srv->scratch;
+	uint8_t hdr[GW_WS_HDR_MAX];
+	size_t hl, plen;
+
+	gw_buf_reset(b);
+	gw_buf_reserve(b, GW_WS_HDR_MAX);
+	gw_buf_commit(b, GW_WS_HDR_MAX);
+	gw_json_dump(j, b);
+	plen = b->len - GW_WS_HDR_MAX;
+	hl = gw_ws_frame_header(hdr, WSLAY_TEXT_FRAME, plen);
+	memcpy(b->data + GW_WS_HDR_MAX - hl, hdr, hl);
+	*flen = hl + plen;
+	return b->data + GW_WS_HDR_MAX - hl;
+}
+
+static void
+fan_out(struct gw_server *srv, const char *frame, size_t flen,
+	const uint64_t *targets, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct gw_session *s;
+		uint64_t sid = targets[i];
+		HASH_FIND(hh, srv->sessions, &sid, sizeof(sid), s);
+		if (s == NULL || s->conn == NULL ||
+		    s->conn->state != GW_CONN_WS)
+			continue;
+		if (gw_conn_send(s->conn, frame, flen))
+			srv->n_frames_out++;
+	}
+}
+
+static void
+adopt_status(struct gw_server *srv, const Prs__Event *ev)
+{
+	const Prs__Presence *p = ev->presence;
+	size_t i;
+
+	if (p->status == PRS__STATUS__ST_OFFLINE)
+		return;
+	for (i = 0; i < ev->n_targets; i++) {
+		struct gw_session *s;
+		uint64_t sid = ev->targets[i];
+		HASH_FIND(hh, srv->sessions, &sid, sizeof(sid), s);
+		if (s == NULL)
+			continue;
+		s->status = (uint8_t) p->status;
+		s->status_set = true;
+		free(s->text);
+		s->has_text = p->has_text;
+		s->text = p->has_text && p->text ? xstrdup(p->text) : NULL;
+	}
+}
+
+void
+gw_session_event(struct gw_server *srv, const Prs__Event *ev)
+{
+	json_t *o, *p;
+	const char *frame;
+	size_t flen;
+
+	if (ev->presence == NULL || ev->n_targets == 0)
+		return;
+	srv->n_events++;
+	if (ev->own)
+		adopt_status(srv, ev);
+	o = json_object();
+	json_object_set_new(o, "type", json_string("presence"));
+	p = gw_json_presence(ev->presence);
+	json_object_update(o, p);
+	json_decref(p);
+	frame = build_frame(srv, o, &flen);
+	json_decref(o);
+	fan_out(srv, frame, flen, ev->targets, ev->n_targets);
+}
+
+void
+gw_session_typing(struct gw_server *srv, const Prs__Typing *t)
+{
+	json_t *o;
+	const char *frame;
+	size_t flen;
+
+	if (t->n_targets == 0 || t->thread_id == NULL || t->user_id == NULL)
+		return;
+	o = json_object();
+	json_object_set_new(o, "type", json_string("typing"));
+	json_object_set_new(o, "thread_id", json_string(t->thread_id));
+	json_object_set_new(o, "user_id", json_string(t->user_id));
+	json_object_set_new(o, "active", json_boolean(t->active));
+	frame = build_frame(srv, o, &flen);
+	json_decref(o);
+	fan_out(srv, frame, flen, t->targets, t->n_targets);
+}
+
+/* ---- HTTP heartbeat sessions --------------------------------------- */
+
+int
+gw_session_http_heartbeat(struct gw_server *srv, const char *user)
+{
+	struct gw_session *s;
+
+	if (!gw_reg_ready(srv))
+		return -1;
+	HASH_FIND(hh_user, srv->http_sessions, user, strlen(user), s);
+	if (s == NULL) {
+		s = session_new(srv, user);
+		HASH_ADD_KEYPTR(hh_user, srv->http_sessions, s->user_id,
+				strlen(s->user_id), s);
+		s->device = xstrdup("http");
+		announce(srv, s);
+	}
+	s->expires = prs_mono_ms() + srv->cfg->http_session_ttl_ms;
+	return 0;
+}
+
+static void
+http_session_end(struct gw_server *srv, struct gw_session *s, bool clean)
+{
+	HASH_DELETE(hh_user, srv->http_sessions, s);
+	send_close(srv, s->sid, clean);
+	session_free(srv, s);
+}
+
+void
+gw_session_http_logout(struct gw_server *srv, const char *user)
+{
+	struct gw_session *s;
+
+	HASH_FIND(hh_user, srv->http_sessions, user, strlen(user), s);
+	if (s != NULL)
+		http_session_end(srv, s, true);
+}
+
+void
+gw_session_http_expire(struct gw_server *srv, int64_t now)
+{
+	struct gw_session *s, *tmp;
+
+	HASH_ITER(hh_user, srv->http_sessions, s, tmp)
+	{
+		if (now >= s->expires)
+			http_session_end(srv, s, false);
+	}
+}
+
+void
+gw_session_http_end_all(struct gw_server *srv)
+{
+	struct gw_session *s, *tmp;
+
+	HASH_ITER(hh_user, srv->http_sessions, s, tmp)
+	{
+		http_session_end(srv, s, false);
+	}
+}

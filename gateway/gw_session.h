@@ -1,0 +1,42 @@
+/*
+ * Sessions: the client messages of PROTOCOL.md §3 on a WebSocket, the
+ * sessions table (sid → session, O(1)), fan-out of registry events to
+ * target sessions, re-announcing sessions on Resync, and HTTP heartbeat
+ * sessions (§6).
+ */
+#ifndef GW_SESSION_H
+#define GW_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_types.h"
+#include "presence.pb-c.h"
+
+/* Most ids one session may watch. */
+#define GW_WATCH_MAX 10000
+
+/* Handles one complete text message from c (hello first, then the rest). */
+void gw_session_message(struct gw_conn *c, const uint8_t *msg, size_t len);
+/* Ends c's session: SessionClose to the registry (clean = bye), then the
+ * session is freed and c->sess cleared. */
+void gw_session_end(struct gw_conn *c, bool clean);
+/* Delivers a registry Event to its target sessions (JSON and frame built
+ * once); own events also update the targets' stored status. */
+void gw_session_event(struct gw_server *srv, const Prs__Event *ev);
+/* Delivers a registry Typing to its targets. */
+void gw_session_typing(struct gw_server *srv, const Prs__Typing *t);
+/* Re-announces every live session (SessionBatch resync=true ... end). */
+void gw_session_resync(struct gw_server *srv);
+
+/* HTTP heartbeat session of user (created or renewed for ttl); returns 0,
+ * or -1 when the registry link is not ready. */
+int gw_session_http_heartbeat(struct gw_server *srv, const char *user);
+/* Ends user's HTTP session at once (clean); no-op without one. */
+void gw_session_http_logout(struct gw_server *srv, const char *user);
+/* Cron: ends HTTP sessions whose ttl passed (unclean). */
+void gw_session_http_expire(struct gw_server *srv, int64_t now);
+/* Ends every HTTP session (unclean: shutdown, grace applies). */
+void gw_session_http_end_all(struct gw_server *srv);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * The gateway's shared objects: configuration, the server (one per
+ * process), connections and sessions. They are embedded and linked across
+ * modules (a connection carries its watchers, its outbound buffer and its
+ * session), which is why they are declared here rather than kept opaque.
+ *
+ * Lifetime: a connection is freed late. gw_conn_abort() and the closing
+ * path only stop its watchers and queue it; the server frees it from its
+ * ev_prepare hook, never inside one of its own callbacks, so a pointer
+ * held by a callback further up the stack stays valid (state DEAD).
+ */
+#ifndef GW_TYPES_H
+#define GW_TYPES_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <wslay/wslay.h>
+
+#include "gw_buf.h"
+#include "uthash.h"
+
+struct gw_config {
+	char *name;
+	char *url;
+	char *registry_url;
+	char *http_host;
+	int64_t http_port;
+	bool auth_none;
+	unsigned char *jwt_secret; /* HS256 key (auth jwt) */
+	size_t jwt_secret_len;
+	int64_t heartbeat_ms;
+	int64_t heartbeat_timeout_ms;
+	int64_t hello_timeout_ms;
+	int64_t max_message_bytes;
+	int64_t max_outbound_bytes;
+	int64_t max_connections;
+	int64_t max_body_bytes;
+	int64_t http_request_timeout_ms;
+	int64_t request_timeout_ms;
+	int64_t rate_limit_per_sec;
+	int64_t rate_limit_burst;
+	int64_t http_session_ttl_ms;
+};
+
+enum gw_conn_state {
+	GW_CONN_HTTP,    /* reading HTTP requests */
+	GW_CONN_WS,      /* upgraded: WebSocket frames through wslay */
+	GW_CONN_CLOSING, /* last bytes queued: flush, half-close, linger */
+	GW_CONN_DEAD,    /* fd closed, waiting to be freed */
+};
+
+struct gw_server;
+struct gw_session;
+struct gw_http;
+
+struct gw_conn {
+	ev_io rio;
+	ev_io wio;
+	struct gw_server *srv;
+	int fd;
+	uint8_t state;     /* enum gw_conn_state */
+	bool reading;      /* rio is started */
+	bool writing;      /* wio is started */
+	bool in_flushq;    /* on srv->flushq */
+	bool shut_wr;      /* shutdown(SHUT_WR) done */
+	bool subproto;     /* client offered presence.v1 */
+	bool auth_admin;   /* identity from the upgrade is an admin */
+	uint32_t npending; /* registry requests in flight for this conn */
+	uint64_t serial;   /* unique per process, for logs */
+	struct gw_buf out; /* everything we send, wslay's output included */
+	int64_t last_rx;   /* monotonic ms of the last byte received */
+	int64_t deadline;  /* HTTP: request/idle deadline; CLOSING: linger */
+	int64_t next_ping; /* WS: when to send the next ping */
+	int64_t hello_deadline;
+	struct gw_http *http; /* HTTP state, only while speaking HTTP */
+	wslay_event_context_ptr ws;
+	struct gw_session *sess;     /* after hello */
+	char *auth_user;             /* identity established at the upgrade */
+	struct gw_conn *prev, *next; /* srv->conns */
+	struct gw_conn *hprev, *hnext; /* srv hello FIFO (awaiting hello) */
+	struct gw_conn *flush_next;    /* srv->flushq */
+	struct gw_conn *free_next;     /* srv->freeq */
+};
+
+/* A session: one hello'd WebSocket, or one HTTP heartbeat session (conn
+ * NULL, expires unless renewed). Watches are a sorted array of ids. */
+struct gw_session {
+	uint64_t sid;
+	UT_hash_handle hh; /* srv->sessions, by sid */
+	struct gw_conn *conn;
+	char *user_id;
+	char *device;
+	char *text;
+	char *meta;     /* compact JSON object text, NULL = none */
+	uint8_t status; /* Prs__Status */
+	bool has_text;
+	bool status_set; /* the user chose status/text (hello, set_status) */
+	char **watch;
+	uint32_t nwatch, capwatch;
+	int64_t rl_tokens;      /* rate limit bucket, in 1/1000 messages */
+	int64_t rl_last;        /* monotonic ms of the last refill */
+	int64_t rl_over_since;  /* 0, or since when the client is limited */
+	int64_t expires;        /* HTTP sessions: monotonic ms */
+	UT_hash_handle hh_user; /* srv->http_sessions, by user_id */
+};
+
+struct gw_reg;
+
+struct gw_server {
+	struct ev_loop *loop;
+	const struct gw_config *cfg;
+	uint64_t epoch;
+	int lfd;
+	int spare_fd; /* released to accept-and-close when out of fds */
+	ev_io accept_io;
+	ev_prepare prepare; /* flush outputs, free dead connections */
+	ev_timer cron;
+	ev_timer stop_timer;
+	int64_t stop_started; /* monotonic ms of gw_server_stop */
+	int stop_quiet;       /* stop timer ticks with nothing left to send */
+	unsigned cron_ticks;
+	struct gw_conn *conns;
+	size_t nconns;
+	size_t nws; /* connections in state WS */
+	struct gw_conn *hello_head, *hello_tail;
+	struct gw_conn *flushq;
+	struct gw_conn *freeq;
+	uint64_t next_serial;
+	struct gw_session *sessions;      /* by sid */
+	struct gw_session *http_sessions; /* by user id */
+	uint64_t next_sid;
+	size_t nsessions;
+	struct gw_reg *reg;
+	struct gw_buf scratch; /* reused for JSON and frames */
+	bool stopping;
+	bool listening;
+	/* counters for /metrics */
+	uint64_t n_accepted;
+	uint64_t n_ws_opened;
+	uint64_t n_msgs_in;
+	uint64_t n_frames_out;
+	uint64_t n_events;
+	uint64_t n_http_requests;
+	uint64_t n_slow_closed;
+	uint64_t n_rate_limited;
+};
+
+#endif

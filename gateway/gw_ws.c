@@ -1,0 +1,249 @@
+/*
+ * WebSocket framing. wslay parses what clients send (one event context per
+ * connection, max_recv_msg_length always set so a forged length cannot
+ * make it allocate), answers pings and closes on protocol violations with
+ * the right code. Everything it writes goes through our send callback into
+ * the connection's outbound buffer, which always takes all of it: so a
+ * frame never sits half-written inside wslay, and we may append frames of
+ * our own (replies, fan-out events built once for many connections) to the
+ * same buffer without them ever interleaving. Input is handed to wslay
+ * from our single read buffer through a cursor (one read per readiness
+ * event rather than reading until EAGAIN).
+ */
+#include "gw_ws.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <string.h>
+
+#include "gw_server.h"
+#include "gw_session.h"
+#include "prs_util.h"
+
+static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/* The bytes wslay may read now (set around wslay_event_recv). */
+static const uint8_t *in_ptr;
+static size_t in_len;
+
+bool
+gw_ws_key_valid(const char *key)
+{
+	unsigned char raw[32];
+	size_t i;
+	int n;
+
+	if (key == NULL || strlen(key) != 24 || key[22] != '=' ||
+	    key[23] != '=')
+		return false;
+	for (i = 0; i < 22; i++) {
+		char ch = key[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '+' || ch == '/'))
+			return false;
+	}
+	n = EVP_DecodeBlock(raw, (const unsigned char *) key, 24);
+	return n == 18; /* 16 bytes plus the two padding positions */
+}
+
+void
+gw_ws_accept_key(const char *key, char out[32])
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+	char buf[128];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%s%s", key, ws_guid);
+	if (n < 0 || (size_t) n >= sizeof(buf))
+		n = 0;
+	SHA1((const unsigned char *) buf, (size_t) n, md);
+	EVP_EncodeBlock((unsigned char *) out, md, SHA_DIGEST_LENGTH);
+}
+
+size_t
+gw_ws_frame_header(uint8_t hdr[GW_WS_HDR_MAX], uint8_t opcode, size_t len)
+{
+	hdr[0] = (uint8_t) (0x80 | (opcode & 0x0f));
+	if (len < 126) {
+		hdr[1] = (uint8_t) len;
+		return 2;
+	}
+	if (len <= 0xffff) {
+		hdr[1] = 126;
+		hdr[2] = (uint8_t) (len >> 8);
+		hdr[3] = (uint8_t) len;
+		return 4;
+	}
+	hdr[1] = 127;
+	for (int i = 0; i < 8; i++)
+		hdr[2 + i] = (uint8_t) ((uint64_t) len >> (56 - 8 * i));
+	return 10;
+}
+
+static ssize_t
+ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+	   void *user_data)
+{
+	size_t n;
+
+	if (in_len == 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	n = len < in_len ? len : in_len;
+	memcpy(buf, in_ptr, n);
+	in_ptr += n;
+	in_len -= n;
+	return (ssize_t) n;
+}
+
+static ssize_t
+ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
+	   int flags, void *user_data)
+{
+	struct gw_conn *c = user_data;
+
+	gw_conn_send_raw(c, data, len); /* always takes everything */
+	return (ssize_t) len;
+}
+
+static int
+ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+	      void *user_data)
+{
+	memset(buf, 0, len); /* servers do not mask; never called */
+	return 0;
+}
+
+static void
+ws_msg_cb(wslay_event_context_ptr ctx,
+	  const struct wslay_event_on_msg_recv_arg *arg, void *user_data)
+{
+	struct gw_conn *c = user_data;
+
+	if (c->state != GW_CONN_WS)
+		return;
+	switch (arg->opcode) {
+	case WSLAY_TEXT_FRAME:
+		c->srv->n_msgs_in++;
+		gw_session_message(c, arg->msg, arg->msg_length);
+		break;
+	case WSLAY_BINARY_FRAME:
+		gw_ws_close(c, 1003, "binary messages are not supported",
+			    false);
+		break;
+	default:
+		break; /* ping, pong, close: wslay handles them */
+	}
+}
+
+static const struct wslay_event_callbacks ws_callbacks = {
+	.recv_callback = ws_recv_cb,
+	.send_callback = ws_send_cb,
+	.genmask_callback = ws_genmask_cb,
+	.on_msg_recv_callback = ws_msg_cb,
+};
+
+int
+gw_ws_start(struct gw_conn *c)
+{
+	const struct gw_config *cfg = c->srv->cfg;
+
+	if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0) {
+		c->ws = NULL;
+		return -1;
+	}
+	wslay_event_config_set_max_recv_msg_length(
+		c->ws, (uint64_t) cfg->max_message_bytes);
+	c->state = GW_CONN_WS;
+	c->srv->nws++;
+	c->srv->n_ws_opened++;
+	c->deadline = 0;
+	c->next_ping = prs_mono_ms() + cfg->heartbeat_ms;
+	gw_conn_hello_wait(c);
+	return 0;
+}
+
+void
+gw_ws_input(struct gw_conn *c, const uint8_t *data, size_t len)
+{
+	int rv;
+
+	if (len == 0 || c->state != GW_CONN_WS)
+		return;
+	in_ptr = data;
+	in_len = len;
+	rv = wslay_event_recv(c->ws);
+	in_ptr = NULL;
+	in_len = 0;
+	if (c->state != GW_CONN_WS)
+		return; /* we closed or dropped it from a message handler */
+	if (rv != 0) {
+		/* A framing error wslay found below its event layer (bad
+		 * control frame, bad length encoding): it queued a close
+		 * without a code; send 1002 ourselves instead. */
+		gw_ws_close(c, 1002, "protocol error", false);
+		return;
+	}
+	/* Pongs, and the closes wslay queued itself (1002, 1007, 1009, or
+	 * the echo of the client's close). */
+	wslay_event_send(c->ws);
+	if (wslay_event_get_close_sent(c->ws) ||
+	    !wslay_event_get_read_enabled(c->ws))
+		gw_conn_closing(c, false);
+	else if (gw_buf_pending(&c->out) >
+		 (size_t) c->srv->cfg->max_outbound_bytes)
+		/* pongs to a client that pings but does not read */
+		gw_ws_close(c, 1008, "outbound queue full", false);
+}
+
+bool
+gw_ws_send_text(struct gw_conn *c, const char *data, size_t len)
+{
+	uint8_t hdr[GW_WS_HDR_MAX];
+	size_t hl = gw_ws_frame_header(hdr, WSLAY_TEXT_FRAME, len);
+	char *dst;
+
+	if (c->state != GW_CONN_WS || !gw_conn_fits(c, hl + len))
+		return false;
+	dst = gw_buf_reserve(&c->out, hl + len);
+	memcpy(dst, hdr, hl);
+	memcpy(dst + hl, data, len);
+	gw_buf_commit(&c->out, hl + len);
+	c->srv->n_frames_out++;
+	gw_conn_flush_later(c);
+	return true;
+}
+
+void
+gw_ws_ping(struct gw_conn *c)
+{
+	static const uint8_t ping[2] = {0x89, 0x00};
+
+	if (c->state == GW_CONN_WS)
+		gw_conn_send_raw(c, ping, sizeof(ping));
+}
+
+void
+gw_ws_close(struct gw_conn *c, uint16_t code, const char *reason, bool clean)
+{
+	uint8_t frame[2 + 2 + 123];
+	size_t rlen = reason ? strlen(reason) : 0;
+
+	if (c->state != GW_CONN_WS)
+		return;
+	if (rlen > 123)
+		rlen = 123;
+	frame[0] = 0x88;
+	frame[1] = (uint8_t) (2 + rlen);
+	frame[2] = (uint8_t) (code >> 8);
+	frame[3] = (uint8_t) code;
+	if (rlen)
+		memcpy(frame + 4, reason, rlen);
+	/* wslay must neither read further frames of this batch nor write
+	 * anything after our close. */
+	wslay_event_shutdown_read(c->ws);
+	wslay_event_shutdown_write(c->ws);
+	gw_conn_send_raw(c, frame, 4 + rlen);
+	gw_conn_closing(c, clean);
+}

@@ -1,0 +1,42 @@
+/*
+ * WebSocket side of a connection: the handshake key, a wslay event context
+ * per connection for reading (it validates framing, masking, UTF-8 and the
+ * message size, and answers pings), and frames we write ourselves.
+ */
+#ifndef GW_WS_H
+#define GW_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_types.h"
+
+/* Largest frame header we build (server frames are never masked). */
+#define GW_WS_HDR_MAX 10
+
+/* True when key is base64 of exactly 16 bytes (RFC 6455 4.2.1). */
+bool gw_ws_key_valid(const char *key);
+/* Writes the Sec-WebSocket-Accept value for key (NUL-terminated, 28
+ * characters) into out. */
+void gw_ws_accept_key(const char *key, char out[32]);
+/* Builds the header of one unmasked final frame; returns its length. */
+size_t gw_ws_frame_header(uint8_t hdr[GW_WS_HDR_MAX], uint8_t opcode,
+			  size_t len);
+
+/* Switches c to WebSocket: creates the wslay context and starts the hello
+ * deadline. Returns 0, or -1 if wslay could not allocate. */
+int gw_ws_start(struct gw_conn *c);
+/* Feeds bytes received on c to wslay; complete text messages go to
+ * gw_session_message(). */
+void gw_ws_input(struct gw_conn *c, const uint8_t *data, size_t len);
+/* Queues one text message (bounded by max_outbound_bytes). */
+bool gw_ws_send_text(struct gw_conn *c, const char *data, size_t len);
+/* Queues a ping. */
+void gw_ws_ping(struct gw_conn *c);
+/* Sends a close frame with code and reason (<= 123 bytes) and moves c to
+ * closing; the session ends clean (bye) or unclean. No-op unless c is a
+ * live WebSocket. */
+void gw_ws_close(struct gw_conn *c, uint16_t code, const char *reason,
+		 bool clean);
+
+#endif

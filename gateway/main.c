@@ -1,0 +1,192 @@
+/*
+ * presence-gateway: flags and config, signals, then the libev loop. The
+ * work happens in the gw_* modules (see gw_server.c for the loop's shape
+ * and gw_reg.c for the registry link).
+ */
+#include <ev.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "gw_auth.h"
+#include "gw_http.h"
+#include "gw_reg.h"
+#include "gw_server.h"
+#include "prs_config.h"
+#include "prs_util.h"
+
+static struct gw_config cfg;
+static struct gw_server srv;
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	prs_info("signal %d: shutting down", w->signum);
+	gw_server_stop(&srv);
+}
+
+static bool
+name_valid(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		      ch == '.'))
+			return false;
+	}
+	return true;
+}
+
+int
+main(int argc, char **argv)
+{
+	char *auth_mode = "jwt", *secret_file = "";
+	bool debug = false;
+	struct ev_loop *loop;
+	ev_signal sigterm, sigint;
+	int rv;
+
+	cfg.name = "gw1";
+	cfg.url = "";
+	cfg.registry_url = "ipc:///run/presence/registry.sock";
+	cfg.http_host = "0.0.0.0";
+	cfg.http_port = 8080;
+	cfg.heartbeat_ms = 20000;
+	cfg.heartbeat_timeout_ms = 10000;
+	cfg.hello_timeout_ms = 10000;
+	cfg.max_message_bytes = 65536;
+	cfg.max_outbound_bytes = 1048576;
+	cfg.max_connections = 19000;
+	cfg.max_body_bytes = 65536;
+	cfg.http_request_timeout_ms = 30000;
+	cfg.request_timeout_ms = 5000;
+	cfg.rate_limit_per_sec = 20;
+	cfg.rate_limit_burst = 50;
+	cfg.http_session_ttl_ms = 60000;
+
+	const struct prs_opt opts[] = {
+		{"name", PRS_OPT_STR, &cfg.name, 0, 0,
+		 "gateway name, unique among gateways"},
+		{"url", PRS_OPT_STR, &cfg.url, 0, 0,
+		 "own inbox address (default "
+		 "ipc:///run/presence/gateway-NAME.sock)"},
+		{"registry_url", PRS_OPT_STR, &cfg.registry_url, 0, 0,
+		 "registry inbox address"},
+		{"http_host", PRS_OPT_STR, &cfg.http_host, 0, 0,
+		 "address to listen on for HTTP and WebSocket"},
+		{"http_port", PRS_OPT_INT, &cfg.http_port, 1, 65535,
+		 "port to listen on"},
+		{"auth_mode", PRS_OPT_STR, &auth_mode, 0, 0,
+		 "jwt, or none (development only: trusts the user id "
+		 "the client names)"},
+		{"jwt_secret_file", PRS_OPT_STR, &secret_file, 0, 0,
+		 "file holding the HS256 secret (auth_mode jwt)"},
+		{"heartbeat_ms", PRS_OPT_INT, &cfg.heartbeat_ms, 100, 3600000,
+		 "WebSocket ping interval"},
+		{"heartbeat_timeout_ms", PRS_OPT_INT,
+		 &cfg.heartbeat_timeout_ms, 100, 3600000,
+		 "drop a connection silent for heartbeat_ms plus this"},
+		{"hello_timeout_ms", PRS_OPT_INT, &cfg.hello_timeout_ms, 100,
+		 3600000, "time a new WebSocket has to send hello"},
+		{"max_message_bytes", PRS_OPT_INT, &cfg.max_message_bytes,
+		 1024, 16777216, "largest client message (over: close 1009)"},
+		{"max_outbound_bytes", PRS_OPT_INT, &cfg.max_outbound_bytes,
+		 65536, 1073741824,
+		 "outbound queue per connection (over: close 1008)"},
+		{"max_connections", PRS_OPT_INT, &cfg.max_connections, 1,
+		 1000000, "WebSockets per gateway (over: 503)"},
+		{"max_body_bytes", PRS_OPT_INT, &cfg.max_body_bytes, 1024,
+		 16777216, "largest HTTP request body (over: 413)"},
+		{"http_request_timeout_ms", PRS_OPT_INT,
+		 &cfg.http_request_timeout_ms, 100, 3600000,
+		 "time for a whole HTTP request; idle keep-alive "
+		 "timeout"},
+		{"request_timeout_ms", PRS_OPT_INT, &cfg.request_timeout_ms,
+		 10, 600000,
+		 "registry round-trip deadline (then: unavailable)"},
+		{"rate_limit_per_sec", PRS_OPT_INT, &cfg.rate_limit_per_sec, 0,
+		 1000000, "client messages per second per session (0: off)"},
+		{"rate_limit_burst", PRS_OPT_INT, &cfg.rate_limit_burst, 1,
+		 1000000, "token bucket size of that limit"},
+		{"http_session_ttl_ms", PRS_OPT_INT, &cfg.http_session_ttl_ms,
+		 1000, 86400000, "lifetime of an HTTP heartbeat session"},
+		{"debug", PRS_OPT_BOOL, &debug, 0, 0, "log debug messages"},
+	};
+
+	rv = prs_config_parse(
+		opts, PRS_ARRAY_LEN(opts), "gateway", "presence-gateway",
+		"Gateway of the presence server: holds client WebSocket and "
+		"HTTP connections and\nspeaks to the registry over NNG.",
+		argc, argv);
+	if (rv == 1)
+		return 0;
+	if (rv != 0)
+		return 2;
+	if (!name_valid(cfg.name)) {
+		fprintf(stderr, "presence-gateway: name: use 1-64 of "
+				"[A-Za-z0-9._-]\n");
+		return 2;
+	}
+	if (strcmp(auth_mode, "none") == 0) {
+		cfg.auth_none = true;
+	} else if (strcmp(auth_mode, "jwt") == 0) {
+		if (secret_file[0] == '\0') {
+			fprintf(stderr,
+				"presence-gateway: auth_mode jwt needs "
+				"jwt_secret_file\n");
+			return 2;
+		}
+		if (gw_auth_load_secret(&cfg, secret_file) != 0)
+			return 2;
+	} else {
+		fprintf(stderr, "presence-gateway: auth_mode: jwt or none\n");
+		return 2;
+	}
+	if (cfg.url[0] == '\0') {
+		size_t n = strlen(cfg.name) + 64;
+		cfg.url = xmalloc(n);
+		snprintf(cfg.url, n, "ipc:///run/presence/gateway-%s.sock",
+			 cfg.name);
+	}
+
+	prs_log_setname("gateway");
+	prs_log_set_debug(debug);
+	signal(SIGPIPE, SIG_IGN);
+	if (cfg.auth_none)
+		prs_warn("auth_mode none: clients name their own user id; "
+			 "development only");
+
+	loop = EV_DEFAULT;
+	gw_http_global_init();
+	gw_server_init(&srv, loop, &cfg);
+	if (gw_reg_open(&srv) != 0 || gw_server_listen(&srv) != 0) {
+		gw_server_fini(&srv);
+		gw_reg_close(&srv);
+		return 1;
+	}
+	ev_signal_init(&sigterm, signal_cb, SIGTERM);
+	ev_signal_start(loop, &sigterm);
+	ev_signal_init(&sigint, signal_cb, SIGINT);
+	ev_signal_start(loop, &sigint);
+	prs_info("gateway %s up (epoch %llx), registry at %s, inbox %s",
+		 cfg.name, (unsigned long long) srv.epoch, cfg.registry_url,
+		 cfg.url);
+	sd_notify(0, "READY=1");
+
+	ev_run(loop, 0);
+
+	gw_server_fini(&srv);
+	gw_reg_close(&srv);
+	ev_signal_stop(loop, &sigterm);
+	ev_signal_stop(loop, &sigint);
+	free(cfg.jwt_secret);
+	prs_info("stopped");
+	return 0;
+}
