@@ -39,6 +39,8 @@ struct prs_peer {
 	nng_socket sock;
 	struct ev_loop *loop;
 	ev_io wio;
+	ev_timer retry; /* NNG's send fd is not always raised after a
+			 * reconnect drains its buffer: poll as a fallback */
 	char *url;
 	char *name;
 	Prs__Kind kind;
@@ -179,10 +181,20 @@ peer_flush(struct prs_peer *p)
 		p->qhead = (p->qhead + 1) % p->qcap;
 		p->qlen--;
 	}
-	if (p->qlen > 0)
+	if (p->qlen > 0) {
 		ev_io_start(p->loop, &p->wio);
-	else
+		if (!ev_is_active(&p->retry))
+			ev_timer_start(p->loop, &p->retry);
+	} else {
 		ev_io_stop(p->loop, &p->wio);
+		ev_timer_stop(p->loop, &p->retry);
+	}
+}
+
+static void
+peer_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	peer_flush(container_of(w, struct prs_peer, retry));
 }
 
 static void
@@ -216,6 +228,7 @@ prs_peer_open(struct prs_peer **out, struct ev_loop *loop, const char *url,
 	if ((rv = nng_socket_get_int(p->sock, NNG_OPT_SENDFD, &fd)) != 0)
 		goto fail;
 	ev_io_init(&p->wio, peer_write_cb, fd, EV_READ);
+	ev_timer_init(&p->retry, peer_retry_cb, 0.05, 0.05);
 	*out = p;
 	return 0;
 fail:
@@ -234,6 +247,7 @@ prs_peer_close(struct prs_peer *p)
 	if (p == NULL)
 		return;
 	ev_io_stop(p->loop, &p->wio);
+	ev_timer_stop(p->loop, &p->retry);
 	while (p->qlen > 0) {
 		nng_msg_free(p->q[p->qhead]);
 		p->qhead = (p->qhead + 1) % p->qcap;

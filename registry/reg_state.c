@@ -86,20 +86,28 @@ snap_take(const struct reg_user *u, struct snap *s)
 
 /* meta crosses two process boundaries and lands in a jsonb column: only a
  * JSON object within bounds is kept, anything else is dropped here rather
- * than failing a whole write batch in PostgreSQL. */
-static bool
-meta_valid(const char *meta)
+ * than failing a whole write batch in PostgreSQL. It is kept in one
+ * canonical form (compact, sorted keys) because PostgreSQL hands jsonb
+ * back re-spaced and re-ordered: comparing raw text after a reload would
+ * see a change where there is none. Returns an allocated string or NULL. */
+static char *
+meta_canon(const char *meta)
 {
 	size_t len = strlen(meta);
 	json_t *j;
-	bool ok;
+	char *out = NULL;
 
 	if (len == 0 || len > META_MAX)
-		return false;
+		return NULL;
 	j = json_loadb(meta, len, JSON_REJECT_DUPLICATES, NULL);
-	ok = j != NULL && json_is_object(j);
+	if (j != NULL && json_is_object(j))
+		out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
-	return ok;
+	if (out != NULL && strlen(out) > META_MAX) {
+		free(out);
+		out = NULL;
+	}
+	return out;
 }
 
 static bool
@@ -324,7 +332,7 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	struct reg_session *s = reg_session_find(gw, info->sid);
 	struct reg_user *u;
 	struct snap b;
-	char *old_text = NULL, *old_meta = NULL;
+	char *old_text = NULL, *old_meta = NULL, *meta;
 	bool was_live, set_text = false, set_meta = false;
 	size_t idlen = strlen(info->user_id);
 
@@ -362,12 +370,15 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	}
 	/* meta is the object from the most recent hello (null if it had
 	 * none); a re-announce is not a new hello and only fills a gap. */
-	if (meta_valid(info->meta) ? !str_eq(info->meta, u->meta)
-				   : !resync && u->meta != NULL) {
+	meta = meta_canon(info->meta);
+	if (meta != NULL ? !str_eq(meta, u->meta)
+			 : !resync && u->meta != NULL) {
 		old_meta = u->meta;
 		set_meta = true;
-		u->meta = meta_valid(info->meta) ? xstrdup(info->meta) : NULL;
+		u->meta = meta;
+		meta = NULL;
 	}
+	free(meta);
 	u->pending = false;
 
 	s = xcalloc(1, sizeof(*s));
@@ -667,7 +678,7 @@ reg_user_loaded(struct reg *r, const Prs__PresenceRow *row)
 	u->text = p->has_text && strlen(p->text) <= TEXT_MAX ? xstrdup(p->text)
 							     : NULL;
 	free(u->meta);
-	u->meta = meta_valid(p->meta) ? xstrdup(p->meta) : NULL;
+	u->meta = meta_canon(p->meta);
 	u->last_seen = p->last_seen > 0 ? p->last_seen : 0;
 	u->since_pub = u->since_own = p->since;
 	if (row->version > r->version)
