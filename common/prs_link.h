@@ -53,7 +53,9 @@ void prs_peer_close(struct prs_peer *p);
  * backlog is full and the message was dropped (the receiver will see a
  * sequence gap). */
 int prs_peer_send(struct prs_peer *p, Prs__Envelope *env);
-/* Messages waiting in our own queue (not yet taken by NNG). */
+/* Hands every open batch to NNG now (the loop does it before sleeping). */
+void prs_link_flush(void);
+/* Messages waiting in our own queue or batch (not yet taken by NNG). */
 size_t prs_peer_backlog(const struct prs_peer *p);
 const char *prs_peer_url(const struct prs_peer *p);
 
