@@ -211,8 +211,7 @@ gw_session_resync(struct gw_server *srv)
 	struct gw_session *s, *tmp;
 	size_t n = 0, bytes = 0;
 
-	HASH_ITER(hh, srv->sessions, s, tmp)
-	{
+	HASH_ITER (hh, srv->sessions, s, tmp) {
 		size_t sz;
 		session_info(s, &infos[n]);
 		sz = prs__session_info__get_packed_size(&infos[n]);
@@ -966,8 +965,7 @@ gw_session_http_expire(struct gw_server *srv, int64_t now)
 {
 	struct gw_session *s, *tmp;
 
-	HASH_ITER(hh_user, srv->http_sessions, s, tmp)
-	{
+	HASH_ITER (hh_user, srv->http_sessions, s, tmp) {
 		if (now >= s->expires)
 			http_session_end(srv, s, false);
 	}
@@ -978,8 +976,7 @@ gw_session_http_end_all(struct gw_server *srv)
 {
 	struct gw_session *s, *tmp;
 
-	HASH_ITER(hh_user, srv->http_sessions, s, tmp)
-	{
+	HASH_ITER (hh_user, srv->http_sessions, s, tmp) {
 		http_session_end(srv, s, false);
 	}
 }

@@ -86,8 +86,8 @@ send_resync(struct reg *r, struct reg_gw *gw)
 	Prs__Resync rs = PRS__RESYNC__INIT;
 	struct reg_session *s, *tmp;
 
-	HASH_ITER(hh, gw->sessions, s, tmp)
-	s->stale = true;
+	HASH_ITER (hh, gw->sessions, s, tmp)
+		s->stale = true;
 	gw->synced = true;
 	env.body_case = PRS__ENVELOPE__BODY_RESYNC;
 	env.resync = &rs;
@@ -141,8 +141,8 @@ reg_gw_dead(struct reg *r, struct reg_gw *gw)
 	struct reg_session *s, *tmp;
 	unsigned n = HASH_COUNT(gw->sessions);
 
-	HASH_ITER(hh, gw->sessions, s, tmp)
-	reg_session_close(r, s, false);
+	HASH_ITER (hh, gw->sessions, s, tmp)
+		reg_session_close(r, s, false);
 	HASH_DEL(r->gws, gw);
 	prs_peer_close(gw->peer);
 	prs_warn("gateway %s gone: %u sessions ended (grace applies)",
@@ -232,8 +232,7 @@ req_list_online(struct reg *r, Prs__Request *q, struct reg_session *s,
 			return "forbidden";
 		if (t == NULL)
 			return NULL;
-		HASH_ITER(hh_t, t->members, m, mt)
-		{
+		HASH_ITER (hh_t, t->members, m, mt) {
 			bool own = m->u == caller;
 			if (reg_user_online(m->u) ||
 			    (own && m->u->nsessions > 0))
@@ -244,8 +243,7 @@ req_list_online(struct reg *r, Prs__Request *q, struct reg_session *s,
 	if (s == NULL) {
 		if (!q->admin)
 			return "forbidden";
-		HASH_ITER(hh, r->users, u, ut)
-		{
+		HASH_ITER (hh, r->users, u, ut) {
 			if (reg_user_online(u))
 				reply_user(r, b, u->id, NULL, now);
 		}
@@ -253,28 +251,31 @@ req_list_online(struct reg *r, Prs__Request *q, struct reg_session *s,
 	}
 	if (caller == NULL)
 		return NULL;
-	HASH_ITER(hh_u, caller->threads, m,
-		  mt){HASH_ITER(hh_t, m->t->members, m2, m2t){
-		if (m2->u->mark == mark || !reg_user_online(m2->u)) continue;
-	m2->u->mark = mark;
-	reply_user(r, b, m2->u->id, q->user_id, now);
-}
-}
-{
-	struct reg_session *cs;
-	DL_FOREACH2(caller->sessions, cs, unext)
-	{
-		struct reg_watch *w, *wt;
-		HASH_ITER(hh, cs->watches, w, wt)
-		{
-			if (w->u->mark == mark || !reg_user_online(w->u))
+	caller->mark = mark; /* the caller first, as in the thread form */
+	if (caller->nsessions > 0)
+		reply_user(r, b, caller->id, q->user_id, now);
+	HASH_ITER (hh_u, caller->threads, m, mt) {
+		HASH_ITER (hh_t, m->t->members, m2, m2t) {
+			if (m2->u->mark == mark || !reg_user_online(m2->u))
 				continue;
-			w->u->mark = mark;
-			reply_user(r, b, w->u->id, q->user_id, now);
+			m2->u->mark = mark;
+			reply_user(r, b, m2->u->id, q->user_id, now);
 		}
 	}
-}
-return NULL;
+	{
+		struct reg_session *cs;
+		DL_FOREACH2 (caller->sessions, cs, unext) {
+			struct reg_watch *w, *wt;
+			HASH_ITER (hh, cs->watches, w, wt) {
+				if (w->u->mark == mark ||
+				    !reg_user_online(w->u))
+					continue;
+				w->u->mark = mark;
+				reply_user(r, b, w->u->id, q->user_id, now);
+			}
+		}
+	}
+	return NULL;
 }
 
 static const char *
@@ -292,16 +293,15 @@ req_members(struct reg *r, Prs__Request *q, struct reply_buf *b)
 	switch (q->op) {
 	case PRS__OP__OP_MEMBERS_GET:
 		if (t != NULL)
-			HASH_ITER(hh_t, t->members, m, mt)
-		reply_id(b, m->u->id);
+			HASH_ITER (hh_t, t->members, m, mt)
+				reply_id(b, m->u->id);
 		break;
 	case PRS__OP__OP_MEMBERS_SET: {
 		uint64_t mark = ++r->mark;
 		for (i = 0; i < q->n_user_ids; i++)
 			reg_user_get(r, q->user_ids[i])->mark = mark;
 		if (t != NULL)
-			HASH_ITER(hh_t, t->members, m, mt)
-			{
+			HASH_ITER (hh_t, t->members, m, mt) {
 				if (m->u->mark != mark) {
 					/* the last removal frees the thread */
 					bool last = HASH_CNT(hh_t,
@@ -430,8 +430,7 @@ on_sessions(struct reg *r, struct reg_gw *gw, Prs__SessionBatch *sb)
 		reg_session_open(r, gw, sb->sessions[i], sb->resync);
 	if (sb->resync_end) {
 		struct reg_session *s, *tmp;
-		HASH_ITER(hh, gw->sessions, s, tmp)
-		{
+		HASH_ITER (hh, gw->sessions, s, tmp) {
 			if (s->stale)
 				reg_session_close(r, s, false);
 		}
@@ -659,8 +658,7 @@ reg_flush_writes(struct reg *r)
 	}
 	n = HASH_COUNT(r->memops);
 	b->members = xcalloc(n, sizeof(*b->members));
-	HASH_ITER(hh, r->memops, op, tmp)
-	{
+	HASH_ITER (hh, r->memops, op, tmp) {
 		Prs__MemberOp *m = xmalloc(sizeof(*m));
 		prs__member_op__init(m);
 		m->thread_id = xstrdup(op->key);
@@ -746,8 +744,8 @@ on_persister(struct reg *r, Prs__Envelope *env)
 			prs_info("state loaded: %u users, %u threads; serving",
 				 HASH_COUNT(r->users), HASH_COUNT(r->threads));
 			sd_notify(0, "STATUS=serving");
-			HASH_ITER(hh, r->gws, gw, tmp)
-			send_resync(r, gw);
+			HASH_ITER (hh, r->gws, gw, tmp)
+				send_resync(r, gw);
 		}
 		break;
 	}
@@ -782,8 +780,7 @@ gone_cb(void *arg, uint32_t pipe)
 	struct reg *r = arg;
 	struct reg_gw *gw, *tmp;
 
-	HASH_ITER(hh, r->gws, gw, tmp)
-	{
+	HASH_ITER (hh, r->gws, gw, tmp) {
 		if (gw->pipe == pipe) {
 			prs_warn("gateway %s: connection lost", gw->name);
 			reg_gw_dead(r, gw);
@@ -802,11 +799,10 @@ reg_cron(struct reg *r)
 	if (now - last_hello >= HELLO_EVERY_MS) {
 		last_hello = now;
 		send_hello(r, r->pst, r->pst_epoch);
-		HASH_ITER(hh, r->gws, gw, tmp)
-		send_hello(r, gw->peer, gw->epoch);
+		HASH_ITER (hh, r->gws, gw, tmp)
+			send_hello(r, gw->peer, gw->epoch);
 	}
-	HASH_ITER(hh, r->gws, gw, tmp)
-	{
+	HASH_ITER (hh, r->gws, gw, tmp) {
 		if (now - gw->last_heard > r->cfg.gateway_timeout_ms) {
 			prs_warn("gateway %s silent for %lld ms", gw->name,
 				 (long long) (now - gw->last_heard));
@@ -857,8 +853,7 @@ reg_link_stop(struct reg *r)
 	prs_peer_close(r->pst);
 	batch_free(r->inflight);
 	r->inflight = NULL;
-	HASH_ITER(hh, r->memops, op, tmp)
-	{
+	HASH_ITER (hh, r->memops, op, tmp) {
 		HASH_DEL(r->memops, op);
 		free(op->key);
 		free(op);

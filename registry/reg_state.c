@@ -140,8 +140,8 @@ mark_own(struct reg *r, struct reg_user *u)
 	struct reg_session *s;
 	uint64_t mark = ++r->mark;
 
-	DL_FOREACH2(u->sessions, s, unext)
-	s->mark = mark;
+	DL_FOREACH2 (u->sessions, s, unext)
+		s->mark = mark;
 	return mark;
 }
 
@@ -152,14 +152,12 @@ targets_comembers(struct reg_user *u, uint64_t mark)
 	struct reg_member *m, *mtmp, *m2, *m2tmp;
 	struct reg_session *s;
 
-	HASH_ITER(hh_u, u->threads, m, mtmp)
-	{
-		HASH_ITER(hh_t, m->t->members, m2, m2tmp)
-		{
+	HASH_ITER (hh_u, u->threads, m, mtmp) {
+		HASH_ITER (hh_t, m->t->members, m2, m2tmp) {
 			if (m2->u == u)
 				continue;
-			DL_FOREACH2(m2->u->sessions, s, unext)
-			target_add(s, mark);
+			DL_FOREACH2 (m2->u->sessions, s, unext)
+				target_add(s, mark);
 		}
 	}
 }
@@ -170,8 +168,7 @@ send_targets(struct reg *r, const Prs__Presence *p, bool own,
 {
 	struct reg_gw *gw, *tmp;
 
-	HASH_ITER(hh, r->gws, gw, tmp)
-	{
+	HASH_ITER (hh, r->gws, gw, tmp) {
 		if (gw->ntgt == 0)
 			continue;
 		if (p != NULL)
@@ -193,15 +190,14 @@ emit_others(struct reg *r, struct reg_user *u, int64_t now)
 	if (strcmp(r->cfg.audience, "all") == 0) {
 		struct reg_gw *gw, *tmp;
 		struct reg_session *s, *stmp;
-		HASH_ITER(hh, r->gws, gw, tmp)
-		{
-			HASH_ITER(hh, gw->sessions, s, stmp)
-			target_add(s, mark);
+		HASH_ITER (hh, r->gws, gw, tmp) {
+			HASH_ITER (hh, gw->sessions, s, stmp)
+				target_add(s, mark);
 		}
 	} else {
 		targets_comembers(u, mark);
-		DL_FOREACH2(u->watchers, w, unext)
-		target_add(w->s, mark);
+		DL_FOREACH2 (u->watchers, w, unext)
+			target_add(w->s, mark);
 	}
 	send_targets(r, &p, false, NULL, NULL, false);
 }
@@ -215,8 +211,7 @@ emit_own(struct reg *r, struct reg_user *u, struct reg_session *origin,
 	uint64_t mark = ++r->mark;
 
 	reg_view(u, true, now, &p);
-	DL_FOREACH2(u->sessions, s, unext)
-	{
+	DL_FOREACH2 (u->sessions, s, unext) {
 		if (s != origin)
 			target_add(s, mark);
 	}
@@ -406,8 +401,7 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 	int64_t now = prs_now_ms();
 
 	snap_take(u, &b);
-	HASH_ITER(hh, s->watches, w, wtmp)
-	{
+	HASH_ITER (hh, s->watches, w, wtmp) {
 		HASH_DEL(s->watches, w);
 		DL_DELETE2(w->u->watchers, w, uprev, unext);
 		free(w);
@@ -566,12 +560,11 @@ typing_deliver(struct reg *r, struct reg_thread *t, struct reg_user *u,
 	struct reg_session *s;
 	uint64_t mark = mark_own(r, u);
 
-	HASH_ITER(hh_t, t->members, m, tmp)
-	{
+	HASH_ITER (hh_t, t->members, m, tmp) {
 		if (m->u == u)
 			continue;
-		DL_FOREACH2(m->u->sessions, s, unext)
-		target_add(s, mark);
+		DL_FOREACH2 (m->u->sessions, s, unext)
+			target_add(s, mark);
 	}
 	send_targets(r, NULL, false, t->id, u->id, active);
 }
@@ -618,8 +611,7 @@ reg_cron_typing(struct reg *r)
 	struct reg_typing *e, *tmp;
 	int64_t now = prs_mono_ms();
 
-	HASH_ITER(hh, r->typing, e, tmp)
-	{
+	HASH_ITER (hh, r->typing, e, tmp) {
 		struct reg_thread *t;
 		struct reg_user *u;
 		if (e->expires > now)
@@ -641,8 +633,7 @@ reg_resync_window_end(struct reg *r)
 	struct reg_user *u, *tmp;
 	int n = 0;
 
-	HASH_ITER(hh, r->users, u, tmp)
-	{
+	HASH_ITER (hh, r->users, u, tmp) {
 		struct snap b;
 		if (!u->pending)
 			continue;
@@ -696,12 +687,9 @@ reg_state_free(struct reg *r)
 	struct reg_user *u, *utmp;
 	struct reg_typing *e, *etmp;
 
-	HASH_ITER(hh, r->gws, gw, gtmp)
-	{
-		HASH_ITER(hh, gw->sessions, s, stmp)
-		{
-			HASH_ITER(hh, s->watches, w, wtmp)
-			{
+	HASH_ITER (hh, r->gws, gw, gtmp) {
+		HASH_ITER (hh, gw->sessions, s, stmp) {
+			HASH_ITER (hh, s->watches, w, wtmp) {
 				HASH_DEL(s->watches, w);
 				free(w);
 			}
@@ -715,10 +703,8 @@ reg_state_free(struct reg *r)
 		free(gw->address);
 		free(gw);
 	}
-	HASH_ITER(hh, r->threads, t, ttmp)
-	{
-		HASH_ITER(hh_t, t->members, m, mtmp)
-		{
+	HASH_ITER (hh, r->threads, t, ttmp) {
+		HASH_ITER (hh_t, t->members, m, mtmp) {
 			HASH_DELETE(hh_t, t->members, m);
 			HASH_DELETE(hh_u, m->u->threads, m);
 			free(m);
@@ -727,8 +713,7 @@ reg_state_free(struct reg *r)
 		free(t->id);
 		free(t);
 	}
-	HASH_ITER(hh, r->users, u, utmp)
-	{
+	HASH_ITER (hh, r->users, u, utmp) {
 		if (u->in_grace)
 			ev_timer_stop(r->loop, &u->grace);
 		HASH_DEL(r->users, u);
@@ -737,8 +722,7 @@ reg_state_free(struct reg *r)
 		free(u->meta);
 		free(u);
 	}
-	HASH_ITER(hh, r->typing, e, etmp)
-	{
+	HASH_ITER (hh, r->typing, e, etmp) {
 		HASH_DEL(r->typing, e);
 		free(e->key);
 		free(e);
