@@ -74,14 +74,15 @@ _pg_runas() {
 }
 
 # Runs a command as the server user, from / (initdb fails when it cannot
-# read its current directory, e.g. /root/...).
+# read its current directory, e.g. /root/...). The lock fd is closed for it:
+# the postmaster would otherwise inherit it and hold the lock forever.
 _pg_as() {
 	local u
 	u=$(_pg_runas)
 	if [ -n "$u" ]; then
-		(cd / && runuser -u "$u" -- "$@")
+		(cd / && runuser -u "$u" -- "$@" 9>&-)
 	else
-		(cd / && "$@")
+		(cd / && "$@" 9>&-)
 	fi
 }
 
@@ -182,22 +183,22 @@ pg_start() (
 	if ! _pg_ready "$bin" "$cl"; then
 		opts="-c fsync=$fsync"
 		[ "$fsync" = off ] && opts="$opts -c synchronous_commit=off -c full_page_writes=off"
-		# A server that is starting (or a stale pid file) is left to pg_ctl:
-		# start fails only if another live postmaster owns the data dir.
-		if ! _pg_as "$bin/pg_ctl" status -D "$cl/data" >/dev/null 2>&1; then
-			if ! _pg_as "$bin/pg_ctl" start -W -D "$cl/data" \
-				-l "$cl/postgres.log" -o "$opts" >/dev/null 2>&1; then
-				tail -n 30 "$cl/postgres.log" >&2 2>/dev/null
-				_pg_die "pg_ctl start failed for $cl/data"
-			fi
-		fi
-		# Bounded wait: 600 x 0.1 s.
+		# Bounded wait: 600 x 0.1 s. Every second, if no postmaster runs,
+		# (re)start one, at most 5 times: right after a crash the old
+		# postmaster can linger as an unreaped zombie, or its children can
+		# still hold the shared memory, and a start then fails once.
+		local tries=0
 		for ((i = 0; i < 600; i++)); do
 			_pg_ready "$bin" "$cl" && break
-			if ((i % 10 == 9)) &&
+			if ((i % 10 == 0)) &&
 				! _pg_as "$bin/pg_ctl" status -D "$cl/data" >/dev/null 2>&1; then
-				tail -n 30 "$cl/postgres.log" >&2 2>/dev/null
-				_pg_die "postgres exited during start ($cl/postgres.log)"
+				if ((tries >= 5)); then
+					tail -n 30 "$cl/postgres.log" >&2 2>/dev/null
+					_pg_die "postgres does not start ($cl/postgres.log)"
+				fi
+				tries=$((tries + 1))
+				_pg_as "$bin/pg_ctl" start -W -D "$cl/data" \
+					-l "$cl/postgres.log" -o "$opts" >/dev/null 2>&1
 			fi
 			sleep 0.1
 		done
