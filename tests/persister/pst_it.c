@@ -15,6 +15,7 @@
  * it is applied once the server is back.
  */
 #include "presence.pb-c.h"
+#include "prs_util.h"
 #include "pst_sql.h"
 
 #include <errno.h>
@@ -186,11 +187,47 @@ send_env(Prs__Envelope *env)
 	env->sender = "it-registry";
 	env->epoch = epoch;
 	env->seq = ++seq;
+	/* The link framing (common/prs_link.c): a 4-byte big-endian length
+	 * before each envelope; one envelope per message here. */
 	len = prs__envelope__get_packed_size(env);
-	buf = nng_alloc(len);
-	prs__envelope__pack(env, buf);
-	if ((rv = nng_send(outbox, buf, len, NNG_FLAG_ALLOC)) != 0)
+	buf = nng_alloc(len + 4);
+	((uint8_t *) buf)[0] = (uint8_t) (len >> 24);
+	((uint8_t *) buf)[1] = (uint8_t) (len >> 16);
+	((uint8_t *) buf)[2] = (uint8_t) (len >> 8);
+	((uint8_t *) buf)[3] = (uint8_t) len;
+	prs__envelope__pack(env, (uint8_t *) buf + 4);
+	if ((rv = nng_send(outbox, buf, len + 4, NNG_FLAG_ALLOC)) != 0)
 		fail(__LINE__, "send: %s", nng_strerror(rv));
+}
+
+/* Envelopes received in one message but not yet handed out. */
+static Prs__Envelope *rxq[4096];
+static size_t rxq_head, rxq_len;
+
+static void
+rx_split(const uint8_t *b, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		uint32_t n;
+		Prs__Envelope *env;
+		if (len - off < 4)
+			fail(__LINE__, "truncated frame from the persister");
+		n = (uint32_t) b[off] << 24 | (uint32_t) b[off + 1] << 16 |
+		    (uint32_t) b[off + 2] << 8 | b[off + 3];
+		off += 4;
+		if (n > len - off)
+			fail(__LINE__, "bad frame length from the persister");
+		env = prs__envelope__unpack(NULL, n, b + off);
+		off += n;
+		if (env == NULL)
+			fail(__LINE__,
+			     "undecodable message from the persister");
+		if (rxq_len == PRS_ARRAY_LEN(rxq))
+			fail(__LINE__, "receive queue overflow");
+		rxq[(rxq_head + rxq_len++) % PRS_ARRAY_LEN(rxq)] = env;
+	}
 }
 
 /* Next envelope of the given body type from the persister (others, the
@@ -204,16 +241,20 @@ recv_body(Prs__Envelope__BodyCase want, int timeout_ms)
 		Prs__Envelope *env;
 		void *buf;
 		size_t len;
-		int rv = nng_recv(inbox, &buf, &len, NNG_FLAG_ALLOC);
-		if (rv == NNG_ETIMEDOUT)
+		int rv;
+		if (rxq_len == 0) {
+			rv = nng_recv(inbox, &buf, &len, NNG_FLAG_ALLOC);
+			if (rv == NNG_ETIMEDOUT)
+				continue;
+			if (rv != 0)
+				fail(__LINE__, "recv: %s", nng_strerror(rv));
+			rx_split(buf, len);
+			nng_free(buf, len);
 			continue;
-		if (rv != 0)
-			fail(__LINE__, "recv: %s", nng_strerror(rv));
-		env = prs__envelope__unpack(NULL, len, buf);
-		nng_free(buf, len);
-		if (env == NULL)
-			fail(__LINE__,
-			     "undecodable message from the persister");
+		}
+		env = rxq[rxq_head];
+		rxq_head = (rxq_head + 1) % PRS_ARRAY_LEN(rxq);
+		rxq_len--;
 		if (env->kind != PRS__KIND__KIND_PERSISTER ||
 		    strcmp(env->sender, "it-persister") != 0)
 			fail(__LINE__, "bad sender %d %s", env->kind,
