@@ -162,8 +162,8 @@ on_reply(struct gw_server *srv, const Prs__Reply *rep)
 	pending_finish(r, p, rep);
 }
 
-static void
-inbox_recv_cb(void *arg, Prs__Envelope *env, uint32_t pipe)
+void
+gw_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 {
 	struct gw_server *srv = arg;
 	struct gw_reg *r = srv->reg;
@@ -257,7 +257,7 @@ gw_reg_open(struct gw_server *srv)
 	struct gw_reg *r = xcalloc(1, sizeof(*r));
 
 	srv->reg = r;
-	if (prs_inbox_open(&r->inbox, srv->loop, cfg->url, inbox_recv_cb,
+	if (prs_inbox_open(&r->inbox, srv->loop, cfg->url, gw_reg_recv,
 			   inbox_gone_cb, srv) != 0)
 		goto fail;
 	if (prs_peer_open(&r->peer, srv->loop, cfg->registry_url,

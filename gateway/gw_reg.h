@@ -36,6 +36,9 @@ struct gw_pending {
  * -1 (logged). */
 int gw_reg_open(struct gw_server *srv);
 void gw_reg_close(struct gw_server *srv);
+/* Handles one decoded envelope from the registry (the inbox callback; arg
+ * is the struct gw_server). Also the entry point of the fuzz harness. */
+void gw_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe);
 /* Ready: a Resync came from the current registry epoch and the registry
  * spoke within the last 3 s. Requests need it. */
 bool gw_reg_ready(struct gw_server *srv);

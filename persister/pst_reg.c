@@ -64,8 +64,8 @@ reg_hello_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	reg_hello(container_of(t, struct pst_reg, hello));
 }
 
-static void
-reg_recv_cb(void *arg, Prs__Envelope *env, uint32_t pipe)
+void
+pst_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 {
 	struct pst_reg *r = arg;
 
@@ -119,7 +119,7 @@ pst_reg_open(struct pst_reg **out, struct ev_loop *loop,
 			  PRS__KIND__KIND_PERSISTER, cfg->name,
 			  prs_epoch_new()) != 0)
 		goto fail_work;
-	if (prs_inbox_open(&r->inbox, loop, cfg->url, reg_recv_cb, reg_gone_cb,
+	if (prs_inbox_open(&r->inbox, loop, cfg->url, pst_reg_recv, reg_gone_cb,
 			   r) != 0)
 		goto fail_peer;
 	ev_timer_init(&r->hello, reg_hello_cb, HELLO_EVERY, HELLO_EVERY);

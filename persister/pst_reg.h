@@ -9,6 +9,8 @@
 #include <ev.h>
 #include <stdint.h>
 
+#include "presence.pb-c.h"
+
 struct pst_reg;
 
 struct pst_reg_config {
@@ -33,6 +35,9 @@ int pst_reg_open(struct pst_reg **out, struct ev_loop *loop,
 void pst_reg_stop(struct pst_reg *r, pst_reg_stopped_cb cb, void *arg);
 /* Messages to the registry not yet taken by NNG. */
 size_t pst_reg_backlog(const struct pst_reg *r);
+/* Handles one decoded envelope from the registry (the inbox callback; arg
+ * is the struct pst_reg). Also the entry point of the fuzz harness. */
+void pst_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe);
 void pst_reg_close(struct pst_reg *r);
 
 #endif

@@ -205,6 +205,9 @@ void reg_mark_dirty(struct reg *r, struct reg_user *u);
 void reg_history_add(struct reg *r, const char *user, int status, int64_t at);
 void reg_memop_add(struct reg *r, const char *thread, const char *user,
 		   bool add);
+/* Handles one decoded envelope from any peer (the inbox callback; arg is
+ * the struct reg). Also the entry point of the fuzz harness. */
+void reg_link_recv(void *arg, Prs__Envelope *env, uint32_t pipe);
 int reg_link_start(struct reg *r);
 void reg_link_stop(struct reg *r);
 void reg_gw_dead(struct reg *r, struct reg_gw *gw);

@@ -756,8 +756,8 @@ on_persister(struct reg *r, Prs__Envelope *env)
 
 /* ---- inbox ------------------------------------------------------------ */
 
-static void
-recv_cb(void *arg, Prs__Envelope *env, uint32_t pipe)
+void
+reg_link_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 {
 	struct reg *r = arg;
 
@@ -832,7 +832,7 @@ reg_link_start(struct reg *r)
 {
 	int rv;
 
-	if ((rv = prs_inbox_open(&r->inbox, r->loop, r->cfg.url, recv_cb,
+	if ((rv = prs_inbox_open(&r->inbox, r->loop, r->cfg.url, reg_link_recv,
 				 gone_cb, r)) != 0)
 		return rv;
 	if ((rv = prs_peer_open(&r->pst, r->loop, r->cfg.persister_url,
