@@ -107,41 +107,56 @@ open_unlink(struct prs_peer *p)
 	}
 }
 
-/* A message is a run of (u32 length, envelope). Bytes from a peer are
- * hostile: a length past the end or an undecodable envelope drops the
- * rest of that message, logged, and nothing else. */
+struct deliver_ctx {
+	struct prs_inbox *in;
+	uint32_t pipe;
+};
+
 static void
-inbox_deliver(struct prs_inbox *in, nng_msg *m, uint32_t pipe)
+deliver_one(void *arg, Prs__Envelope *env)
 {
-	const uint8_t *b = nng_msg_body(m);
-	size_t len = nng_msg_len(m), off = 0;
+	struct deliver_ctx *d = arg;
+	d->in->recv_cb(d->in->arg, env, d->pipe);
+}
+
+int
+prs_frames_each(const uint8_t *b, size_t len,
+		void (*cb)(void *arg, Prs__Envelope *env), void *arg)
+{
+	size_t off = 0;
+	int bad = 0;
 
 	while (off < len) {
 		Prs__Envelope *env;
 		uint32_t n;
-		if (len - off < 4) {
-			prs_warn("dropped a truncated message on pipe %u",
-				 pipe);
-			return;
-		}
+		if (len - off < 4)
+			return -1;
 		n = (uint32_t) b[off] << 24 | (uint32_t) b[off + 1] << 16 |
 		    (uint32_t) b[off + 2] << 8 | b[off + 3];
 		off += 4;
-		if (n > len - off) {
-			prs_warn("dropped a message with a bad length on pipe "
-				 "%u",
-				 pipe);
-			return;
-		}
+		if (n > len - off)
+			return -1;
 		env = prs__envelope__unpack(NULL, n, b + off);
 		off += n;
 		if (env == NULL) {
-			prs_warn("dropped a corrupt message on pipe %u", pipe);
+			bad++;
 			continue;
 		}
-		in->recv_cb(in->arg, env, pipe);
+		cb(arg, env);
 		prs__envelope__free_unpacked(env, NULL);
 	}
+	return bad ? -1 : 0;
+}
+
+static void
+inbox_deliver(struct prs_inbox *in, nng_msg *m, uint32_t pipe)
+{
+	struct deliver_ctx d = {in, pipe};
+
+	if (prs_frames_each(nng_msg_body(m), nng_msg_len(m), deliver_one,
+			    &d) != 0)
+		prs_warn("dropped a malformed message (or part) on pipe %u",
+			 pipe);
 }
 
 static void
