@@ -35,8 +35,6 @@ typedef void (*prs_inbox_recv_cb)(void *arg, Prs__Envelope *env,
 /* Called on the loop when a connection to the inbox went away. */
 typedef void (*prs_inbox_gone_cb)(void *arg, uint32_t pipe);
 
-/* Listens on url (ipc:// or tcp://). ipc socket files get mode 0660.
- * Returns 0 or a negative NNG error (logged). */
 /* Walks one link message: a run of (4-byte big-endian length, envelope).
  * Calls cb for each envelope that decodes (freed after cb returns). Bytes
  * from a peer are hostile: returns -1 if any part was malformed (a bad
@@ -44,6 +42,8 @@ typedef void (*prs_inbox_gone_cb)(void *arg, uint32_t pipe);
 int prs_frames_each(const uint8_t *b, size_t len,
 		    void (*cb)(void *arg, Prs__Envelope *env), void *arg);
 
+/* Listens on url (ipc:// or tcp://). ipc socket files get mode 0660.
+ * Returns 0 or a negative NNG error (logged). */
 int prs_inbox_open(struct prs_inbox **out, struct ev_loop *loop,
 		   const char *url, prs_inbox_recv_cb recv_cb,
 		   prs_inbox_gone_cb gone_cb, void *arg);
