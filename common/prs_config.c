@@ -11,6 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+char *prs_ipc_group = "";
+
+static const struct prs_opt common_opts[] = {
+	{"ipc_group", PRS_OPT_STR, &prs_ipc_group, 0, 0,
+	 "group whose members may connect to our ipc:// sockets (mode "
+	 "0660); empty: only our own user (mode 0600)"},
+};
+
 /* Strings we allocated, so that a value set twice (file, then flag) is
  * freed rather than leaked; defaults are static and never freed. */
 static char *owned[128];
@@ -153,6 +161,9 @@ config_file(const struct prs_opt *opts, size_t n, const char *section,
 		if (strcmp(cur, "common") != 0 && strcmp(cur, section) != 0)
 			continue;
 		o = opt_find(opts, n, key, strlen(key));
+		if (o == NULL)
+			o = opt_find(common_opts, PRS_ARRAY_LEN(common_opts),
+				     key, strlen(key));
 		if (o == NULL) {
 			if (strcmp(cur, "common") == 0)
 				continue; /* for another process */
@@ -167,16 +178,10 @@ config_file(const struct prs_opt *opts, size_t n, const char *section,
 }
 
 static void
-usage(const struct prs_opt *opts, size_t n, const char *section,
-      const char *prog, const char *about)
+usage_opts(const struct prs_opt *opts, size_t n)
 {
 	size_t i;
-	printf("Usage: %s [--config FILE] [--KEY VALUE]...\n%s\n\n", prog,
-	       about);
-	printf("Every KEY may also be set in the [%s] (or [common]) section "
-	       "of the\nconfig file; flags override the file.\n\n",
-	       section);
-	printf("  --config FILE\n\tread settings from FILE\n");
+
 	for (i = 0; i < n; i++) {
 		const struct prs_opt *o = &opts[i];
 		char name[64];
@@ -202,6 +207,20 @@ usage(const struct prs_opt *opts, size_t n, const char *section,
 			break;
 		}
 	}
+}
+
+static void
+usage(const struct prs_opt *opts, size_t n, const char *section,
+      const char *prog, const char *about)
+{
+	printf("Usage: %s [--config FILE] [--KEY VALUE]...\n%s\n\n", prog,
+	       about);
+	printf("Every KEY may also be set in the [%s] (or [common]) section "
+	       "of the\nconfig file; flags override the file.\n\n",
+	       section);
+	printf("  --config FILE\n\tread settings from FILE\n");
+	usage_opts(opts, n);
+	usage_opts(common_opts, PRS_ARRAY_LEN(common_opts));
 	printf("  --help\n\tprint this and exit\n");
 }
 
@@ -254,6 +273,9 @@ prs_config_parse(const struct prs_opt *opts, size_t n, const char *section,
 			continue;
 		}
 		o = opt_find(opts, n, a, len);
+		if (o == NULL)
+			o = opt_find(common_opts, PRS_ARRAY_LEN(common_opts),
+				     a, len);
 		if (o == NULL) {
 			fprintf(stderr,
 				"%s: unknown option '--%.*s' "

@@ -21,6 +21,12 @@ struct prs_opt {
 	const char *help;
 };
 
+/* Keys every daemon takes besides its own (the [common] section):
+ * ipc_group: name of a group whose members may connect to our ipc sockets
+ * (sockets become 0660 and owned by that group); empty = only our own uid
+ * (sockets 0600). Read by prs_link.c. */
+extern char *prs_ipc_group;
+
 /* Reads --config FILE (if given) and then the flags. Returns 0 to run, 1
  * when --help or --version was printed, -1 after printing an error. String
  * values set here are allocated and live for the process. */

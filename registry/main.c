@@ -30,6 +30,7 @@ static struct reg R = {
 			.typing_ttl_ms = 6000,
 			.gateway_timeout_ms = 3000,
 			.batch_retry_ms = 3000,
+			.online_refresh_ms = 30000,
 		},
 };
 
@@ -53,6 +54,10 @@ static const struct prs_opt opts[] = {
 	 600000, "a gateway silent this long is treated as dead"},
 	{"batch_retry_ms", PRS_OPT_INT, &R.cfg.batch_retry_ms, 100, 600000,
 	 "resend an unacknowledged write batch after this long"},
+	{"online_refresh_ms", PRS_OPT_INT, &R.cfg.online_refresh_ms, 0,
+	 3600000,
+	 "store last_seen of online users this often, so that after a "
+	 "crash of everything last_seen is at most this stale (0: off)"},
 	{"debug", PRS_OPT_BOOL, &R.cfg.debug, 0, 0, "log debug lines"},
 };
 
@@ -71,7 +76,7 @@ cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		sd_notify(0, "WATCHDOG=1");
 	}
 	if (R.stopping && R.inflight == NULL && R.dirty_head == NULL &&
-	    R.memops == NULL)
+	    R.memops == NULL && R.nhistory == 0)
 		ev_break(loop, EVBREAK_ALL);
 }
 

@@ -35,6 +35,7 @@ struct reg_config {
 	int64_t typing_ttl_ms;
 	int64_t gateway_timeout_ms;
 	int64_t batch_retry_ms;
+	int64_t online_refresh_ms;
 	bool debug;
 };
 
@@ -81,9 +82,19 @@ struct reg_user {
 	bool dirty;   /* has a write waiting for the persister */
 	uint64_t mark; /* pass that last listed this user */
 	struct reg_user *dirty_next;
+	struct reg_held *held;      /* changed during the hold */
+	struct reg_user *held_next; /* in reg->held_head */
 	struct reg_member *threads;
 	struct reg_watch *watchers;
 	UT_hash_handle hh;
+};
+
+/* What others and the user's own sessions saw of a user before the first
+ * change during a hold (see reg_hold_release); owned copies. */
+struct reg_held {
+	int ps, os;
+	bool po, oo;
+	char *ptext, *otext, *meta;
 };
 
 struct reg_gw;
@@ -107,7 +118,8 @@ struct reg_gw {
 	uint32_t pipe;
 	int64_t last_heard; /* monotonic ms */
 	uint64_t next_seq;
-	bool synced; /* Resync sent for this incarnation */
+	bool synced;      /* Resync sent for this incarnation */
+	bool resync_done; /* and its resync_end arrived */
 	struct reg_session *sessions;
 	uint64_t *tgt; /* targets gathered by the current audience pass */
 	size_t ntgt, tgtcap;
@@ -143,7 +155,12 @@ struct reg {
 	bool loading;
 	int64_t load_sent;       /* monotonic ms of the last LoadRequest */
 	int64_t resync_deadline; /* monotonic ms; 0 when no window runs */
+	int64_t ready_at;        /* monotonic ms */
+	bool hold;               /* events held until gateways re-announced */
+	size_t npending;         /* users loaded as online */
+	struct reg_user *held_head;
 	bool stopping;
+	bool no_peers; /* open no sockets to gateways (fuzz harness) */
 
 	struct reg_user *users;
 	struct reg_thread *threads;
@@ -160,6 +177,7 @@ struct reg {
 	uint64_t batch_seq;
 	Prs__WriteBatch *inflight;
 	int64_t inflight_sent; /* monotonic ms */
+	int64_t refresh_last;  /* monotonic ms of the last online refresh */
 
 	ev_timer cron;
 	ev_prepare before_sleep;
@@ -192,6 +210,10 @@ void reg_typing(struct reg *r, struct reg_session *s, const char *thread,
 		bool active);
 void reg_cron_typing(struct reg *r);
 void reg_resync_window_end(struct reg *r);
+/* Emits, once, what changed for each user during the hold. */
+void reg_hold_release(struct reg *r);
+/* Marks every online user dirty with last_seen = now (online_refresh_ms). */
+void reg_online_refresh(struct reg *r);
 void reg_user_loaded(struct reg *r, const Prs__PresenceRow *row);
 /* Frees all state at exit (gateways, sessions, users, threads). */
 void reg_state_free(struct reg *r);

@@ -20,6 +20,7 @@
 #define BATCH_ROWS_MAX 2000
 #define LOAD_RETRY_MS  1000
 #define HELLO_EVERY_MS 500
+#define HOLD_MIN_MS    1000 /* two gateway Hello periods */
 
 /* ---- sending ---------------------------------------------------------- */
 
@@ -89,6 +90,7 @@ send_resync(struct reg *r, struct reg_gw *gw)
 	HASH_ITER (hh, gw->sessions, s, tmp)
 		s->stale = true;
 	gw->synced = true;
+	gw->resync_done = false;
 	env.body_case = PRS__ENVELOPE__BODY_RESYNC;
 	env.resync = &rs;
 	gw_send(gw, &env);
@@ -104,7 +106,8 @@ send_load(struct reg *r)
 	lr.load_id = r->epoch;
 	env.body_case = PRS__ENVELOPE__BODY_LOAD;
 	env.load = &lr;
-	prs_peer_send(r->pst, &env);
+	if (r->pst != NULL)
+		prs_peer_send(r->pst, &env);
 	r->load_sent = prs_mono_ms();
 }
 
@@ -126,9 +129,9 @@ gw_new(struct reg *r, const char *name, uint64_t epoch, const char *address)
 	gw->name = xstrdup(name);
 	gw->epoch = epoch;
 	gw->address = xstrdup(address);
-	if (prs_peer_open(&gw->peer, r->loop, address,
-			  PRS__KIND__KIND_REGISTRY, r->cfg.name,
-			  r->epoch) != 0)
+	if (r->no_peers || prs_peer_open(&gw->peer, r->loop, address,
+					 PRS__KIND__KIND_REGISTRY, r->cfg.name,
+					 r->epoch) != 0)
 		gw->peer = NULL; /* logged; hung detection will retire it */
 	HASH_ADD_KEYPTR(hh, r->gws, gw->name, strlen(gw->name), gw);
 	prs_info("gateway %s joined (%s)", name, address);
@@ -430,6 +433,7 @@ on_sessions(struct reg *r, struct reg_gw *gw, Prs__SessionBatch *sb)
 		reg_session_open(r, gw, sb->sessions[i], sb->resync);
 	if (sb->resync_end) {
 		struct reg_session *s, *tmp;
+		gw->resync_done = true;
 		HASH_ITER (hh, gw->sessions, s, tmp) {
 			if (s->stale)
 				reg_session_close(r, s, false);
@@ -546,7 +550,8 @@ batch_send(struct reg *r)
 
 	env.body_case = PRS__ENVELOPE__BODY_BATCH;
 	env.batch = r->inflight;
-	prs_peer_send(r->pst, &env);
+	if (r->pst != NULL)
+		prs_peer_send(r->pst, &env);
 	r->inflight_sent = prs_mono_ms();
 }
 
@@ -739,6 +744,10 @@ on_persister(struct reg *r, Prs__Envelope *env)
 		if (c->last) {
 			struct reg_gw *gw, *tmp;
 			r->ready = true;
+			r->ready_at = prs_mono_ms();
+			/* Only a restart under live sessions needs the hold.
+			 */
+			r->hold = r->npending > 0;
 			r->resync_deadline =
 				prs_mono_ms() + r->cfg.resync_window_ms;
 			prs_info("state loaded: %u users, %u threads; serving",
@@ -788,6 +797,25 @@ gone_cb(void *arg, uint32_t pipe)
 	}
 }
 
+/* The hold (see publish) lasts until every gateway that has said Hello
+ * has re-announced its sessions, and long enough for every live gateway
+ * to have said Hello (they do every 500 ms); at most the resync window. */
+static bool
+hold_over(struct reg *r, int64_t now)
+{
+	struct reg_gw *gw, *tmp;
+
+	if (r->resync_deadline == 0 || now >= r->resync_deadline)
+		return true;
+	if (now - r->ready_at < HOLD_MIN_MS)
+		return false;
+	HASH_ITER (hh, r->gws, gw, tmp) {
+		if (!gw->resync_done)
+			return false;
+	}
+	return true;
+}
+
 void
 reg_cron(struct reg *r)
 {
@@ -810,6 +838,14 @@ reg_cron(struct reg *r)
 		}
 	}
 	reg_cron_typing(r);
+	if (r->hold && hold_over(r, now))
+		reg_hold_release(r);
+	if (r->ready && r->cfg.online_refresh_ms > 0 &&
+	    now - r->refresh_last >= r->cfg.online_refresh_ms) {
+		if (r->refresh_last != 0)
+			reg_online_refresh(r);
+		r->refresh_last = now;
+	}
 	if (r->ready && r->resync_deadline != 0 && now >= r->resync_deadline) {
 		r->resync_deadline = 0;
 		reg_resync_window_end(r);

@@ -218,8 +218,96 @@ emit_own(struct reg *r, struct reg_user *u, struct reg_session *origin,
 	send_targets(r, &p, true, NULL, NULL, false);
 }
 
+static bool
+snap_pub_differs(const struct snap *b, const struct snap *a)
+{
+	return b->ps != a->ps || b->po != a->po ||
+	       !str_eq(b->ptext, a->ptext) || !str_eq(b->meta, a->meta);
+}
+
+static bool
+snap_own_differs(const struct snap *b, const struct snap *a)
+{
+	return b->os != a->os || b->oo != a->oo ||
+	       !str_eq(b->otext, a->otext) || !str_eq(b->meta, a->meta);
+}
+
+static char *
+xstrdup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* During the hold the first snapshot of each changed user is kept, so
+ * that its release emits one event per view that really changed. */
+static void
+hold_add(struct reg *r, struct reg_user *u, const struct snap *b)
+{
+	struct reg_held *h;
+
+	if (u->held != NULL)
+		return;
+	h = xcalloc(1, sizeof(*h));
+	h->ps = b->ps;
+	h->os = b->os;
+	h->po = b->po;
+	h->oo = b->oo;
+	h->ptext = xstrdup_or_null(b->ptext);
+	h->otext = xstrdup_or_null(b->otext);
+	h->meta = xstrdup_or_null(b->meta);
+	u->held = h;
+	u->held_next = r->held_head;
+	r->held_head = u;
+}
+
+static void
+held_free(struct reg_user *u)
+{
+	struct reg_held *h = u->held;
+
+	if (h == NULL)
+		return;
+	free(h->ptext);
+	free(h->otext);
+	free(h->meta);
+	free(h);
+	u->held = NULL;
+}
+
+void
+reg_hold_release(struct reg *r)
+{
+	struct reg_user *u, *next;
+	int64_t now = prs_now_ms();
+	size_t n = 0;
+
+	r->hold = false;
+	for (u = r->held_head; u != NULL; u = next) {
+		struct reg_held *h = u->held;
+		struct snap b = {h->ps,    h->os,    h->po,  h->oo,
+				 h->ptext, h->otext, h->meta},
+			    a;
+		next = u->held_next;
+		u->held_next = NULL;
+		snap_take(u, &a);
+		if (snap_pub_differs(&b, &a)) {
+			emit_others(r, u, now);
+			n++;
+		}
+		if (snap_own_differs(&b, &a))
+			emit_own(r, u, NULL, now);
+		held_free(u);
+	}
+	r->held_head = NULL;
+	prs_info("gateways re-announced: %zu held changes published", n);
+}
+
 /* Compares u with the snapshot taken before a change and emits what
- * changed. at: when the user stopped being online, if they did (0: now). */
+ * changed. at: when the user stopped being online, if they did (0: now).
+ * While the registry holds events (right after a restart, until gateways
+ * have re-announced their sessions) the state changes as usual but the
+ * events wait for reg_hold_release: a watcher not re-announced yet would
+ * miss them, and a user re-announced after a flicker shows none. */
 static void
 publish(struct reg *r, struct reg_user *u, const struct snap *b,
 	struct reg_session *origin, int64_t at)
@@ -229,10 +317,8 @@ publish(struct reg *r, struct reg_user *u, const struct snap *b,
 	int64_t now;
 
 	snap_take(u, &a);
-	pub = b->ps != a.ps || b->po != a.po || !str_eq(b->ptext, a.ptext) ||
-	      !str_eq(b->meta, a.meta);
-	own = b->os != a.os || b->oo != a.oo || !str_eq(b->otext, a.otext) ||
-	      !str_eq(b->meta, a.meta);
+	pub = snap_pub_differs(b, &a);
+	own = snap_own_differs(b, &a);
 	if (!pub && !own)
 		return;
 	now = prs_now_ms();
@@ -247,6 +333,10 @@ publish(struct reg *r, struct reg_user *u, const struct snap *b,
 	reg_mark_dirty(r, u);
 	if (b->os != a.os)
 		reg_history_add(r, u->id, a.os, now);
+	if (r->hold) {
+		hold_add(r, u, b);
+		return;
+	}
 	if (pub)
 		emit_others(r, u, now);
 	if (own)
@@ -627,6 +717,23 @@ reg_cron_typing(struct reg *r)
 	}
 }
 
+/* When a user persisted as online, whom no gateway re-announced, was last
+ * known to be online. The stored last_seen is refreshed every
+ * online_refresh_ms while the user is online, so the user was online at
+ * that time and left at most one refresh period later, and no later than
+ * this registry's start (a user still connected then would have been
+ * re-announced). */
+static int64_t
+pending_last_seen(const struct reg *r, const struct reg_user *u)
+{
+	int64_t est;
+
+	if (u->last_seen <= 0 || r->cfg.online_refresh_ms <= 0)
+		return r->started_ms;
+	est = u->last_seen + r->cfg.online_refresh_ms;
+	return est < r->started_ms ? est : r->started_ms;
+}
+
 void
 reg_resync_window_end(struct reg *r)
 {
@@ -639,12 +746,32 @@ reg_resync_window_end(struct reg *r)
 			continue;
 		snap_take(u, &b);
 		u->pending = false;
-		publish(r, u, &b, NULL, r->started_ms);
+		publish(r, u, &b, NULL, pending_last_seen(r, u));
 		n++;
 	}
 	prs_info("resync window closed: %d users without a live session "
 		 "went offline",
 		 n);
+}
+
+void
+reg_online_refresh(struct reg *r)
+{
+	struct reg_user *u, *tmp;
+	int64_t now = prs_now_ms();
+	size_t n = 0;
+
+	/* Only users others see online with a session: an invisible user's
+	 * last_seen must not move, and one in grace or pending keeps the time
+	 * it was last known online. */
+	HASH_ITER (hh, r->users, u, tmp) {
+		if (u->nsessions == 0 || !reg_user_online(u))
+			continue;
+		u->last_seen = now;
+		reg_mark_dirty(r, u);
+		n++;
+	}
+	prs_debug("online refresh: %zu users", n);
 }
 
 void
@@ -661,6 +788,7 @@ reg_user_loaded(struct reg *r, const Prs__PresenceRow *row)
 	if (p->status >= ST_ONLINE && p->status <= ST_INVISIBLE) {
 		u->status = p->status;
 		u->pending = true;
+		r->npending++;
 	} else {
 		u->status = ST_ONLINE;
 		u->pending = false;
@@ -716,6 +844,7 @@ reg_state_free(struct reg *r)
 	HASH_ITER (hh, r->users, u, utmp) {
 		if (u->in_grace)
 			ev_timer_stop(r->loop, &u->grace);
+		held_free(u);
 		HASH_DEL(r->users, u);
 		free(u->id);
 		free(u->text);
