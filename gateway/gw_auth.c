@@ -1,16 +1,24 @@
 /*
- * JWT verification with libjwt. libjwt checks the signature against the
- * algorithm the token itself names, so after jwt_decode we insist the
- * algorithm is HS256 (anything else, "none" included, is refused). Claims
- * are then read from the token's JSON with jansson, which tells numbers,
- * strings and booleans apart exactly (jwt_get_grant_int turns a string
- * "exp" into 0 without an error).
+ * JWT verification. The HS256 signature is checked here first, with
+ * OpenSSL's HMAC and CRYPTO_memcmp over the exact "header.payload" bytes
+ * of the token, so the comparison takes the same time whatever the bytes
+ * (libjwt compares its own way, and a timing leak there would let an
+ * attacker forge a signature byte by byte). Only then does libjwt decode
+ * the token (and check the signature again against the algorithm the
+ * token names), after which we insist the algorithm is HS256: anything
+ * else, "none" included, is refused. Claims are read from the token's
+ * JSON with jansson, which tells numbers, strings and booleans apart
+ * exactly (jwt_get_grant_int turns a string "exp" into 0 without an
+ * error).
  */
 #include "gw_auth.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <jwt.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +27,46 @@
 #include "prs_util.h"
 
 #define SECRET_MAX 4096
+#define SIG_B64LEN 43 /* base64url of 32 bytes, unpadded */
+
+/* True when tok (NUL-free, len bytes) is three dot-separated parts whose
+ * third is the unpadded base64url HS256 MAC of the first two under key.
+ * Constant time in the compared bytes. */
+static bool
+hs256_ok(const unsigned char *key, size_t klen, const char *tok, size_t len)
+{
+	static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				     "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	const char *d1 = memchr(tok, '.', len), *d2;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	char want[SIG_B64LEN + 1];
+	uint32_t acc = 0;
+	size_t i, k = 0;
+	int bits = 0;
+
+	if (d1 == NULL)
+		return false;
+	d2 = memchr(d1 + 1, '.', len - (size_t) (d1 + 1 - tok));
+	if (d2 == NULL || (size_t) (tok + len - (d2 + 1)) != SIG_B64LEN)
+		return false;
+	if (HMAC(EVP_sha256(), key, (int) klen, (const unsigned char *) tok,
+		 (size_t) (d2 - tok), mac, &maclen) == NULL ||
+	    maclen != 32)
+		return false;
+	for (i = 0; i < maclen; i++) {
+		acc = acc << 8 | mac[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			want[k++] = b64url[(acc >> bits) & 63];
+		}
+	}
+	if (bits > 0)
+		want[k++] = b64url[(acc << (6 - bits)) & 63];
+	want[k] = '\0';
+	return k == SIG_B64LEN && CRYPTO_memcmp(want, d2 + 1, SIG_B64LEN) == 0;
+}
 
 static bool
 claim_time(json_t *v, double *out)
@@ -52,6 +100,10 @@ gw_auth_verify(const struct gw_config *cfg, const char *token, size_t len,
 	tok = xstrndup(token, len);
 	if (strlen(tok) != len)
 		goto out; /* embedded NUL */
+	if (!hs256_ok(cfg->jwt_secret, cfg->jwt_secret_len, tok, len)) {
+		prs_debug("jwt: malformed token or bad HS256 signature");
+		goto out;
+	}
 	if (jwt_decode(&jwt, tok, cfg->jwt_secret,
 		       (int) cfg->jwt_secret_len) != 0 ||
 	    jwt == NULL) {

@@ -32,12 +32,9 @@
 #include "gw_ws.h"
 #include "prs_util.h"
 
-#define URL_MAX          4096
-#define HEADER_BYTES_MAX 8192
-#define HEADERS_MAX      64
-#define FIELD_MAX        48
-#define SEGS_MAX         8
-#define MEMBERS_MAX      10000
+#define FIELD_MAX   48
+#define SEGS_MAX    8
+#define MEMBERS_MAX 10000
 
 enum {
 	H_UPGRADE,
@@ -49,6 +46,7 @@ enum {
 	H_X_USER_ID,
 	H_EXPECT,
 	H_TRANSFER_ENCODING,
+	H_ORIGIN,
 	H_COUNT
 };
 
@@ -62,6 +60,7 @@ static const char *const hdr_names[H_COUNT] = {
 	[H_X_USER_ID] = "x-user-id",
 	[H_EXPECT] = "expect",
 	[H_TRANSFER_ENCODING] = "transfer-encoding",
+	[H_ORIGIN] = "origin",
 };
 
 enum route {
@@ -95,7 +94,7 @@ struct gw_http {
 
 /* A request path split into percent-decoded segments. */
 struct path {
-	char buf[URL_MAX + SEGS_MAX];
+	char *buf; /* room for the URL plus a NUL per segment */
 	const char *seg[SEGS_MAX];
 	size_t len[SEGS_MAX];
 	size_t n;
@@ -251,6 +250,17 @@ token_list_has(const char *list, const char *token)
 		list = e;
 	}
 	return false;
+}
+
+/* A browser names the page's origin; other clients send none and are not
+ * concerned (the check protects users' browsers from pages of other
+ * sites, not the server from programs, which can send any header). */
+static bool
+origin_allowed(const char *allowed, const char *origin)
+{
+	if (allowed == NULL || allowed[0] == '\0' || origin == NULL)
+		return true;
+	return token_list_has(allowed, origin);
 }
 
 static const char *
@@ -439,6 +449,8 @@ ws_upgrade(struct gw_conn *c, const struct path *pp, const char *path_user,
 		     "Sec-WebSocket-Version: 13\r\n");
 	if (!gw_ws_key_valid(h->hdr[H_WS_KEY]))
 		FAIL(400, "invalid Sec-WebSocket-Key", NULL);
+	if (!origin_allowed(cfg->allowed_origins, h->hdr[H_ORIGIN]))
+		FAIL(403, "origin not allowed", NULL);
 	if (srv->stopping || srv->nws >= (size_t) cfg->max_connections)
 		FAIL(503, "too many connections", NULL);
 	if (query_get(pp, "token", &qtok) < 0 ||
@@ -914,9 +926,10 @@ static void
 route(struct gw_conn *c)
 {
 	struct gw_http *h = c->http;
-	struct path *pp = xmalloc(sizeof(*pp));
+	struct path *pp = xcalloc(1, sizeof(*pp));
 	int method = h->p.method;
 
+	pp->buf = xmalloc(h->url.len + SEGS_MAX + 1);
 	if (path_parse(h->url.data ? h->url.data : "", h->url.len, pp) != 0) {
 		respond_error(c, 400, NULL, "malformed request target", NULL,
 			      true);
@@ -965,6 +978,7 @@ route(struct gw_conn *c)
 	}
 	respond_error(c, 404, NULL, "no such endpoint", NULL, false);
 out:
+	free(pp->buf);
 	free(pp);
 }
 
@@ -1049,15 +1063,19 @@ on_message_begin(http_parser *p)
 
 	request_reset(c->http);
 	c->http->begun = true;
+	/* The whole request from its first byte, whatever the idle time
+	 * before it. */
+	c->deadline = prs_mono_ms() + c->srv->cfg->http_request_timeout_ms;
 	return 0;
 }
 
 static int
 on_url(http_parser *p, const char *at, size_t len)
 {
-	struct gw_http *h = ((struct gw_conn *) p->data)->http;
+	struct gw_conn *c = p->data;
+	struct gw_http *h = c->http;
 
-	if (h->url.len + len > URL_MAX)
+	if (h->url.len + len > (size_t) c->srv->cfg->max_url_bytes)
 		return fail(h, 414, "request target too long");
 	gw_buf_append(&h->url, at, len);
 	return 0;
@@ -1066,12 +1084,13 @@ on_url(http_parser *p, const char *at, size_t len)
 static int
 on_header_field(http_parser *p, const char *at, size_t len)
 {
-	struct gw_http *h = ((struct gw_conn *) p->data)->http;
+	struct gw_conn *c = p->data;
+	struct gw_http *h = c->http;
 
 	if (h->hstate != 1) {
 		if (h->hstate == 2)
 			header_done(h);
-		if (++h->nheaders > HEADERS_MAX)
+		if (++h->nheaders > (uint64_t) c->srv->cfg->max_headers)
 			return fail(h, 431, "too many headers");
 		h->field_len = 0;
 		h->field_long = false;
@@ -1089,13 +1108,14 @@ on_header_field(http_parser *p, const char *at, size_t len)
 static int
 on_header_value(http_parser *p, const char *at, size_t len)
 {
-	struct gw_http *h = ((struct gw_conn *) p->data)->http;
+	struct gw_conn *c = p->data;
+	struct gw_http *h = c->http;
 
 	if (h->hstate != 2) {
 		gw_buf_reset(&h->val);
 		h->hstate = 2;
 	}
-	if (h->val.len + len > HEADER_BYTES_MAX)
+	if (h->val.len + len > (size_t) c->srv->cfg->max_header_bytes)
 		return fail(h, 431, "header too large");
 	gw_buf_append(&h->val, at, len);
 	return 0;
@@ -1217,9 +1237,9 @@ process(struct gw_conn *c, const char *data, size_t len)
 /* ---- entry points -------------------------------------------------- */
 
 void
-gw_http_global_init(void)
+gw_http_global_init(const struct gw_config *cfg)
 {
-	http_parser_set_max_header_size(HEADER_BYTES_MAX);
+	http_parser_set_max_header_size((uint32_t) cfg->max_header_bytes);
 }
 
 void

@@ -9,8 +9,9 @@
 
 #include "gw_types.h"
 
-/* Process-wide parser settings (header size cap); call once at start. */
-void gw_http_global_init(void);
+/* Process-wide parser settings (the head size cap, max_header_bytes);
+ * call once at start. */
+void gw_http_global_init(const struct gw_config *cfg);
 /* Gives c its HTTP state (at accept). */
 void gw_http_attach(struct gw_conn *c);
 /* Releases c's HTTP state (at upgrade or free); idempotent. */

@@ -246,8 +246,19 @@ hello_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	/* While NNG pushes back (registry down or slow) other messages are
 	 * queued already: do not pile Hellos behind them. */
-	if (prs_peer_backlog(srv->reg->peer) == 0)
+	if (srv->reg->peer != NULL && prs_peer_backlog(srv->reg->peer) == 0)
 		send_hello(srv);
+}
+
+void
+gw_reg_open_unlinked(struct gw_server *srv)
+{
+	struct gw_reg *r = xcalloc(1, sizeof(*r));
+
+	ev_timer_init(&r->hello_timer, hello_cb, HELLO_MS / 1000.0,
+		      HELLO_MS / 1000.0);
+	r->hello_timer.data = srv;
+	srv->reg = r;
 }
 
 int

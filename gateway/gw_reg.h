@@ -36,6 +36,10 @@ struct gw_pending {
  * -1 (logged). */
 int gw_reg_open(struct gw_server *srv);
 void gw_reg_close(struct gw_server *srv);
+/* The link state without any socket: nothing is sent, and what
+ * gw_reg_recv is given is handled as usual (fuzz harnesses, tests). Close
+ * with gw_reg_close. */
+void gw_reg_open_unlinked(struct gw_server *srv);
 /* Handles one decoded envelope from the registry (the inbox callback; arg
  * is the struct gw_server). Also the entry point of the fuzz harness. */
 void gw_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe);

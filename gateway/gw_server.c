@@ -293,11 +293,9 @@ conn_flush(struct gw_conn *c)
 	}
 }
 
-static void
-prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+void
+gw_server_before_sleep(struct gw_server *srv)
 {
-	struct gw_server *srv = container_of(w, struct gw_server, prepare);
-
 	while (srv->flushq != NULL) {
 		struct gw_conn *c = srv->flushq;
 		srv->flushq = c->flush_next;
@@ -313,7 +311,13 @@ prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 }
 
 static void
-conn_new(struct gw_server *srv, int fd)
+prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	gw_server_before_sleep(container_of(w, struct gw_server, prepare));
+}
+
+struct gw_conn *
+gw_server_adopt(struct gw_server *srv, int fd)
 {
 	struct gw_conn *c = xcalloc(1, sizeof(*c));
 	int one = 1;
@@ -335,6 +339,7 @@ conn_new(struct gw_server *srv, int fd)
 	srv->n_accepted++;
 	gw_http_attach(c);
 	gw_conn_resume(c);
+	return c;
 }
 
 static void
@@ -375,7 +380,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		conn_new(srv, fd);
+		gw_server_adopt(srv, fd);
 	}
 }
 

@@ -19,6 +19,13 @@ int gw_server_listen(struct gw_server *srv);
 void gw_server_stop(struct gw_server *srv);
 /* Frees every connection and the server's memory (after the loop ends). */
 void gw_server_fini(struct gw_server *srv);
+/* Makes a connection of the connected, non-blocking socket fd (which it
+ * then owns) in state HTTP, reading. accept does this; so do the fuzz
+ * harnesses, with one end of a socketpair. */
+struct gw_conn *gw_server_adopt(struct gw_server *srv, int fd);
+/* What the loop does before it sleeps: one send() per connection with
+ * queued output, then frees the connections that died. */
+void gw_server_before_sleep(struct gw_server *srv);
 
 /* Appends n bytes to c's outbound buffer and schedules a flush. Returns
  * false if that would pass max_outbound_bytes: then the connection is

@@ -34,7 +34,7 @@
 #define DEVICE_MAX     64
 #define TEXT_MAX       256
 #define META_MAX       1024
-#define RATE_CLOSE_MS  10000 /* limited for this long → close 1008 */
+#define RATE_PAUSE_MS  1000 /* no refusal this long ends a limited streak */
 #define BATCH_SESSIONS 256
 #define BATCH_BYTES    (1024 * 1024)
 
@@ -111,8 +111,6 @@ session_new(struct gw_server *srv, const char *user)
 	s->sid = srv->next_sid++;
 	s->user_id = xstrdup(user);
 	s->status = PRS__STATUS__ST_ONLINE;
-	s->rl_tokens = srv->cfg->rate_limit_burst * 1000;
-	s->rl_last = prs_mono_ms();
 	HASH_ADD(hh, srv->sessions, sid, sizeof(s->sid), s);
 	srv->nsessions++;
 	return s;
@@ -732,33 +730,42 @@ static const struct {
 	{"hello", do_hello_again},
 };
 
-/* Token bucket: rate_limit_per_sec, burst rate_limit_burst; a client
- * still over it after RATE_CLOSE_MS is closed 1008. */
+/* Token bucket per connection: rate_limit_per_sec, burst
+ * rate_limit_burst; every message counts, hellos included. A refused
+ * message answers rate_limited. Refusals that keep coming (no pause of
+ * RATE_PAUSE_MS between two of them) for rate_limit_close_ms close the
+ * connection 1008: a client sending at twice the rate is refused every
+ * other message and never pauses, even though some messages pass. */
 static bool
-rate_ok(struct gw_conn *c, struct gw_session *s, json_t *id)
+rate_ok(struct gw_conn *c, json_t *id)
 {
 	const struct gw_config *cfg = c->srv->cfg;
 	int64_t now = prs_mono_ms(), cap = cfg->rate_limit_burst * 1000;
 
 	if (cfg->rate_limit_per_sec <= 0)
 		return true;
-	s->rl_tokens += (now - s->rl_last) * cfg->rate_limit_per_sec;
-	s->rl_last = now;
-	if (s->rl_tokens > cap)
-		s->rl_tokens = cap;
-	if (s->rl_tokens >= 1000) {
-		s->rl_tokens -= 1000;
-		s->rl_over_since = 0;
+	if (c->rl_last == 0) {
+		c->rl_tokens = cap;
+		c->rl_last = now;
+	}
+	c->rl_tokens += (now - c->rl_last) * cfg->rate_limit_per_sec;
+	c->rl_last = now;
+	if (c->rl_tokens > cap)
+		c->rl_tokens = cap;
+	if (c->rl_tokens >= 1000) {
+		c->rl_tokens -= 1000;
 		return true;
 	}
 	c->srv->n_rate_limited++;
-	if (s->rl_over_since == 0)
-		s->rl_over_since = now;
-	if (now - s->rl_over_since >= RATE_CLOSE_MS) {
-		send_error(c, id, "rate_limited", "rate limit exceeded");
+	if (c->rl_over_since == 0 || now - c->rl_last_over >= RATE_PAUSE_MS)
+		c->rl_over_since = now;
+	c->rl_last_over = now;
+	send_error(c, id, "rate_limited", "too many messages");
+	if (now - c->rl_over_since >= cfg->rate_limit_close_ms) {
+		prs_info("conn %llu: rate limited for %lld ms, closing",
+			 (unsigned long long) c->serial,
+			 (long long) (now - c->rl_over_since));
 		gw_ws_close(c, 1008, "rate limit exceeded", false);
-	} else {
-		send_error(c, id, "rate_limited", "too many messages");
 	}
 	return false;
 }
@@ -774,7 +781,7 @@ gw_session_message(struct gw_conn *c, const uint8_t *msg, size_t len)
 	if (m == NULL || !json_is_object(m)) {
 		if (c->sess == NULL)
 			refuse(c, NULL, "expected a hello message");
-		else if (rate_ok(c, c->sess, NULL))
+		else if (rate_ok(c, NULL))
 			send_error(c, NULL, "bad_request",
 				   m ? "a message must be a JSON object"
 				     : "invalid JSON");
@@ -785,6 +792,8 @@ gw_session_message(struct gw_conn *c, const uint8_t *msg, size_t len)
 	if (id != NULL && !json_is_string(id) && !json_is_number(id))
 		id = NULL; /* answered below as a wrongly typed field */
 	type = json_string_value(json_object_get(m, "type"));
+	if (!rate_ok(c, id))
+		goto out;
 	if (c->sess == NULL) {
 		if (type == NULL || strcmp(type, "hello") != 0)
 			refuse(c, id, "expected a hello message");
@@ -793,11 +802,8 @@ gw_session_message(struct gw_conn *c, const uint8_t *msg, size_t len)
 				   "id must be a string or a number");
 		else
 			do_hello(c, m, id);
-		json_decref(m);
-		return;
-	}
-	if (!rate_ok(c, c->sess, id))
 		goto out;
+	}
 	if (json_object_get(m, "id") != NULL && id == NULL) {
 		send_error(c, NULL, "bad_request",
 			   "id must be a string or a number");

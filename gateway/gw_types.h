@@ -42,6 +42,11 @@ struct gw_config {
 	int64_t rate_limit_per_sec;
 	int64_t rate_limit_burst;
 	int64_t http_session_ttl_ms;
+	int64_t rate_limit_close_ms; /* still limited this long: close 1008 */
+	int64_t max_url_bytes;       /* request target (over: 414) */
+	int64_t max_header_bytes;    /* request head and each line (431) */
+	int64_t max_headers;         /* header lines per request (431) */
+	char *allowed_origins;       /* comma-separated; "" = any Origin */
 };
 
 enum gw_conn_state {
@@ -74,7 +79,11 @@ struct gw_conn {
 	int64_t deadline;  /* HTTP: request/idle deadline; CLOSING: linger */
 	int64_t next_ping; /* WS: when to send the next ping */
 	int64_t hello_deadline;
-	struct gw_http *http; /* HTTP state, only while speaking HTTP */
+	int64_t rl_tokens;     /* rate limit bucket, in 1/1000 messages */
+	int64_t rl_last;       /* monotonic ms of the last refill */
+	int64_t rl_over_since; /* 0, or start of the current limited streak */
+	int64_t rl_last_over;  /* monotonic ms of the last refused message */
+	struct gw_http *http;  /* HTTP state, only while speaking HTTP */
 	wslay_event_context_ptr ws;
 	struct gw_session *sess;     /* after hello */
 	char *auth_user;             /* identity established at the upgrade */
@@ -99,9 +108,6 @@ struct gw_session {
 	bool status_set; /* the user chose status/text (hello, set_status) */
 	char **watch;
 	uint32_t nwatch, capwatch;
-	int64_t rl_tokens;      /* rate limit bucket, in 1/1000 messages */
-	int64_t rl_last;        /* monotonic ms of the last refill */
-	int64_t rl_over_since;  /* 0, or since when the client is limited */
 	int64_t expires;        /* HTTP sessions: monotonic ms */
 	UT_hash_handle hh_user; /* srv->http_sessions, by user_id */
 };

@@ -70,6 +70,11 @@ main(int argc, char **argv)
 	cfg.rate_limit_per_sec = 20;
 	cfg.rate_limit_burst = 50;
 	cfg.http_session_ttl_ms = 60000;
+	cfg.rate_limit_close_ms = 10000;
+	cfg.max_url_bytes = 4096;
+	cfg.max_header_bytes = 8192;
+	cfg.max_headers = 64;
+	cfg.allowed_origins = "";
 
 	const struct prs_opt opts[] = {
 		{"name", PRS_OPT_STR, &cfg.name, 0, 0,
@@ -115,6 +120,21 @@ main(int argc, char **argv)
 		 1000000, "client messages per second per session (0: off)"},
 		{"rate_limit_burst", PRS_OPT_INT, &cfg.rate_limit_burst, 1,
 		 1000000, "token bucket size of that limit"},
+		{"rate_limit_close_ms", PRS_OPT_INT, &cfg.rate_limit_close_ms,
+		 100, 3600000,
+		 "a session rate limited this long without a pause of "
+		 "1 s is closed 1008"},
+		{"max_url_bytes", PRS_OPT_INT, &cfg.max_url_bytes, 256,
+		 1048576, "longest HTTP request target (over: 414)"},
+		{"max_header_bytes", PRS_OPT_INT, &cfg.max_header_bytes, 1024,
+		 1048576,
+		 "largest HTTP request head, and largest header line "
+		 "(over: 431)"},
+		{"max_headers", PRS_OPT_INT, &cfg.max_headers, 8, 10000,
+		 "most header lines in one HTTP request (over: 431)"},
+		{"allowed_origins", PRS_OPT_STR, &cfg.allowed_origins, 0, 0,
+		 "comma-separated Origins a browser may upgrade from, "
+		 "e.g. https://app.example.com (empty: any; over: 403)"},
 		{"http_session_ttl_ms", PRS_OPT_INT, &cfg.http_session_ttl_ms,
 		 1000, 86400000, "lifetime of an HTTP heartbeat session"},
 		{"debug", PRS_OPT_BOOL, &debug, 0, 0, "log debug messages"},
@@ -164,7 +184,7 @@ main(int argc, char **argv)
 			 "development only");
 
 	loop = EV_DEFAULT;
-	gw_http_global_init();
+	gw_http_global_init(&cfg);
 	gw_server_init(&srv, loop, &cfg);
 	if (gw_reg_open(&srv) != 0 || gw_server_listen(&srv) != 0) {
 		gw_server_fini(&srv);

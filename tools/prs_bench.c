@@ -8,6 +8,10 @@
  * outside) or drives status changes at a fixed rate between members of
  * small threads (mode "fanout"): each change carries its send time in the
  * status text, and every receiver turns the arrival into a latency sample.
+ * Mode "slow" measures the defence against slow readers: all clients share
+ * one thread; the last --writers of them change status (with a padded
+ * text) at --rate while every other one says hello and then never reads
+ * again, so the gateway must bound what it queues for them.
  * It stops by itself after --duration seconds. Loopback addresses only.
  */
 #include <arpa/inet.h>
@@ -37,13 +41,15 @@ struct client {
 	char hbuf[1024]; /* upgrade response */
 	size_t hlen;
 	bool upgraded, welcomed;
+	bool slow; /* mode slow: stopped reading after its welcome */
 	int status_flip;
 };
 
 static struct {
 	char *host, *ports, *mode, *prefix;
 	int64_t clients, thread_size, rate, duration, connect_parallel;
-} cfg = {"127.0.0.1", "8080", "fanout", "bench", 1000, 10, 1000, 10, 256};
+	int64_t writers;
+} cfg = {"127.0.0.1", "8080", "fanout", "bench", 1000, 10, 1000, 10, 256, 10};
 
 static const struct prs_opt opts[] = {
 	{"host", PRS_OPT_STR, &cfg.host, 0, 0,
@@ -52,7 +58,10 @@ static const struct prs_opt opts[] = {
 	 "comma-separated gateway ports; clients are spread over "
 	 "them"},
 	{"mode", PRS_OPT_STR, &cfg.mode, 0, 0,
-	 "sessions (connect and hold) or fanout (status changes)"},
+	 "sessions (connect and hold), fanout (status changes) or "
+	 "slow (readers that stop reading)"},
+	{"writers", PRS_OPT_INT, &cfg.writers, 1, 1000,
+	 "slow mode: clients (the last ones) that change status"},
 	{"prefix", PRS_OPT_STR, &cfg.prefix, 0, 0, "user id prefix"},
 	{"clients", PRS_OPT_INT, &cfg.clients, 1, 19000, "client connections"},
 	{"thread_size", PRS_OPT_INT, &cfg.thread_size, 2, 1000,
@@ -190,6 +199,12 @@ ws_msg_cb(wslay_event_context_ptr ctx,
 		nwelcomed++;
 		if (nwelcomed == cfg.clients)
 			t_all_connected = now_s();
+		if (strcmp(cfg.mode, "slow") == 0 &&
+		    c->id < cfg.clients - cfg.writers) {
+			/* Never read again; the socket stays open. */
+			c->slow = true;
+			ev_io_stop(loop, &c->io);
+		}
 		start_connects();
 	} else if (type && strcmp(type, "presence") == 0) {
 		text = json_string_value(json_object_get(j, "text"));
@@ -294,7 +309,7 @@ client_io_cb(struct ev_loop *l, ev_io *w, int revents)
 		client_fail(c, "send failed");
 		return;
 	}
-	if (c->ws == NULL)
+	if (c->ws == NULL || c->slow)
 		return;
 	ev_io_stop(loop, &c->io);
 	ev_io_set(&c->io, c->fd,
@@ -376,25 +391,33 @@ tick_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
 	static double last, carry;
 	double t = now_s(), due;
-	char msg[160];
+	char msg[320];
 
-	if (nwelcomed < cfg.clients || strcmp(cfg.mode, "fanout") != 0) {
+	if (nwelcomed < cfg.clients || (strcmp(cfg.mode, "fanout") != 0 &&
+					strcmp(cfg.mode, "slow") != 0)) {
 		last = t;
 		return;
 	}
 	due = (t - last) * (double) cfg.rate + carry;
 	last = t;
 	while (due >= 1.0) {
-		struct client *c = &clients[rand() % cfg.clients];
+		bool slow = strcmp(cfg.mode, "slow") == 0;
+		struct client *c =
+			slow ? &clients[cfg.clients - 1 - rand() % cfg.writers]
+			     : &clients[rand() % cfg.clients];
 		due -= 1.0;
 		if (!c->welcomed || c->ws == NULL)
 			continue;
 		c->status_flip ^= 1;
 		snprintf(msg, sizeof(msg),
 			 "{\"type\":\"set_status\",\"status\":\"%s\","
-			 "\"text\":\"t%lld\"}",
+			 "\"text\":\"t%lld%s\"}",
 			 c->status_flip ? "away" : "online",
-			 (long long) now_us());
+			 (long long) now_us(),
+			 slow ? " padding to make every event a few "
+				"hundred bytes long, as a real status text "
+				"with a long line might be ......"
+			      : "");
 		ws_send_text(c, msg);
 		sent++;
 	}
@@ -459,6 +482,21 @@ main(int argc, char **argv)
 		}
 		printf("threads: %d of %lld members\n", th,
 		       (long long) cfg.thread_size);
+	} else if (strcmp(cfg.mode, "slow") == 0) {
+		if (cfg.writers >= cfg.clients) {
+			fprintf(stderr, "bench: --writers must be fewer than "
+					"--clients\n");
+			return 2;
+		}
+		if (put_members(ports[0], 0, 0, (int) cfg.clients) != 0) {
+			fprintf(stderr, "bench: membership PUT failed (is the "
+					"gateway in auth none mode?)\n");
+			return 1;
+		}
+		printf("one thread of %lld: %lld slow readers, %lld writers\n",
+		       (long long) cfg.clients,
+		       (long long) (cfg.clients - cfg.writers),
+		       (long long) cfg.writers);
 	}
 	t_start = now_s();
 	start_connects();
@@ -476,7 +514,7 @@ main(int argc, char **argv)
 	ev_timer_start(loop, &stop_timer);
 	ev_run(loop, 0);
 	t_load = now_s() - t_load;
-	if (strcmp(cfg.mode, "fanout") == 0) {
+	if (strcmp(cfg.mode, "fanout") == 0 || strcmp(cfg.mode, "slow") == 0) {
 		printf("changes sent: %llu (%.0f/s); presence events "
 		       "received: "
 		       "%llu (%.0f/s)\n",

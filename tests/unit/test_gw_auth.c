@@ -121,6 +121,34 @@ test_bad(void **state)
 	assert_int_equal(gw_auth_verify(&cfg, "", 0, &user, &admin), -1);
 }
 
+/* The signature is compared byte for byte over its exact base64url text:
+ * one character changed, padding added or a part missing is refused. */
+static void
+test_signature_text(void **state)
+{
+	long now = (long) time(NULL);
+	char *tok = make(JWT_ALG_HS256, key, "alice", now + 60, 0, -1);
+	size_t n = strlen(tok);
+	char *user = NULL, *buf = malloc(n + 2);
+	bool admin;
+
+	(void) state;
+	memcpy(buf, tok, n + 1);
+	assert_int_equal(gw_auth_verify(&cfg, buf, n, &user, &admin), 0);
+	free(user);
+	buf[n - 1] = buf[n - 1] == 'A' ? 'B' : 'A';
+	assert_int_equal(gw_auth_verify(&cfg, buf, n, &user, &admin), -1);
+	memcpy(buf, tok, n);
+	buf[n] = '=';
+	buf[n + 1] = '\0';
+	assert_int_equal(gw_auth_verify(&cfg, buf, n + 1, &user, &admin), -1);
+	assert_int_equal(gw_auth_verify(&cfg, tok, strrchr(tok, '.') - tok,
+					&user, &admin),
+			 -1);
+	free(buf);
+	free(tok);
+}
+
 static void
 test_bearer(void **state)
 {
@@ -140,6 +168,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_signature_text),
 		cmocka_unit_test(test_bearer),
 	};
 	cfg.jwt_secret = (unsigned char *) key;

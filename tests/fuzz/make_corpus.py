@@ -1,0 +1,495 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz harnesses into corpus/<name>/.
+
+Run it again after changing the seeds (python3 tests/fuzz/make_corpus.py);
+the files it writes are committed. scripts/fuzz fuzzes a copy, so the
+committed corpus never grows by itself. The protobuf encoder below is just
+enough for proto/presence.proto (varints and length-delimited fields).
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "corpus")
+SECRET = b"fuzz-secret"
+
+# ---------------------------------------------------------------- protobuf
+
+
+def varint(n):
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def f_int(num, v):
+    return varint(num << 3) + varint(v) if v else b""
+
+
+def f_bytes(num, v):
+    if isinstance(v, str):
+        v = v.encode()
+    return varint(num << 3 | 2) + varint(len(v)) + v
+
+
+def f_msg(num, body):
+    return f_bytes(num, body)
+
+
+def f_packed(num, values):
+    body = b"".join(varint(v) for v in values)
+    return f_bytes(num, body) if values else b""
+
+
+def envelope(kind, sender, epoch, seq, body_num, body):
+    return (f_int(1, kind) + f_bytes(2, sender) + f_int(3, epoch) +
+            f_int(4, seq) + f_msg(body_num, body))
+
+
+def frames(*envs):
+    return b"".join(struct.pack(">I", len(e)) + e for e in envs)
+
+
+GW, REG, PST = 1, 2, 3
+HELLO, SESSIONS, CLOSE, SET_STATUS, REQUEST, TYPING, EVENT, REPLY, \
+    RESYNC, BATCH, ACK, LOAD, CHUNK = range(10, 23)
+
+
+def presence(user, status=1, online=True, text=None, last_seen=0,
+             since=1700000000000, meta=""):
+    b = f_bytes(1, user) + f_int(2, status) + f_int(3, 1 if online else 0)
+    if text is not None:
+        b += f_int(4, 1) + f_bytes(5, text)
+    b += f_int(6, last_seen) + f_int(7, since)
+    if meta:
+        b += f_bytes(8, meta)
+    return b
+
+
+def session_info(sid, user, device="", status=1, text=None, meta="",
+                 watches=(), status_set=False):
+    b = f_int(1, sid) + f_bytes(2, user)
+    if device:
+        b += f_bytes(3, device)
+    b += f_int(4, status)
+    if text is not None:
+        b += f_int(5, 1) + f_bytes(6, text)
+    if meta:
+        b += f_bytes(7, meta)
+    for w in watches:
+        b += f_bytes(8, w)
+    b += f_int(9, 1 if status_set else 0)
+    return b
+
+
+def request(req, sid, op, user, admin=False, thread="", ids=()):
+    b = (f_int(1, req) + f_int(2, sid) + f_int(3, op) + f_bytes(4, user) +
+         f_int(5, 1 if admin else 0))
+    if thread:
+        b += f_bytes(6, thread)
+    for i in ids:
+        b += f_bytes(7, i)
+    return b
+
+
+def member(thread, user, add=True):
+    return f_bytes(1, thread) + f_bytes(2, user) + f_int(3, 1 if add else 0)
+
+
+def prow(p, version):
+    return f_msg(1, p) + f_int(2, version)
+
+
+# ---------------------------------------------------------------- writers
+
+def write(name, seeds):
+    d = os.path.join(OUT, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for i, s in enumerate(seeds):
+        if isinstance(s, str):
+            s = s.encode()
+        with open(os.path.join(d, "seed-%02d" % i), "wb") as f:
+            f.write(s)
+
+
+def gw_link():
+    E = 0x5EED
+
+    def r(seq, num, body):
+        return envelope(REG, "registry", E, seq, num, body)
+    seeds = [
+        frames(r(1, HELLO, f_bytes(1, "ipc:///r.sock") + f_int(3, 1))),
+        frames(r(1, RESYNC, b"")),
+        frames(r(1, EVENT, f_packed(1, [1, 2, 3]) +
+                 f_msg(2, presence("u9", text="lunch",
+                                   meta='{"user_name":"N"}')))),
+        frames(r(1, EVENT, f_packed(1, [1]) +
+                 f_msg(2, presence("u1", status=4, online=False)) +
+                 f_int(3, 1))),
+        frames(r(1, EVENT, f_packed(1, [2, 3, 99]) +
+                 f_msg(2, presence("u1", status=0, online=False,
+                                   last_seen=1700000000000)))),
+        frames(r(1, EVENT, f_packed(1, [1]) +
+                 f_msg(2, presence("u\xff", text="\xc3", meta="[1]")))),
+        frames(r(1, EVENT, f_packed(1, [1, 2]))),  # no presence
+        frames(r(1, TYPING, f_bytes(2, "t1") + f_bytes(3, "u2") +
+                 f_int(4, 1) + f_packed(5, [1, 3]))),
+        frames(r(1, TYPING, f_packed(5, [1]))),
+        frames(r(1, REPLY, f_int(1, 1) + f_msg(4, presence("u2")) +
+                 f_msg(4, presence("u3", status=2, text="away")))),
+        frames(r(1, REPLY, f_int(1, 2) + f_bytes(2, "forbidden") +
+                 f_bytes(3, "no"))),
+        frames(r(1, REPLY, f_int(1, 2) + f_bytes(2, "weird-code"))),
+        frames(r(1, REPLY, f_int(1, 77))),
+        frames(r(1, REPLY, f_int(1, 1) + f_bytes(5, "a") + f_bytes(5, "b"))),
+        frames(r(1, HELLO, b""), r(2, EVENT, f_packed(1, [1, 2, 3]) +
+                                   f_msg(2, presence("u7"))),
+               r(3, REPLY, f_int(1, 1) + f_msg(4, presence("u2")))),
+        frames(envelope(REG, "registry", 0x1234, 1, RESYNC, b""),
+               envelope(REG, "registry", 0x1234, 2, REPLY, f_int(1, 1))),
+        frames(envelope(GW, "gw9", 5, 1, HELLO, b"")),
+        frames(r(9, SESSIONS, f_msg(1, session_info(1, "x")))),
+        frames(r(1, RESYNC, b""), r(2, RESYNC, b"")),
+        b"\x00\x00\x00\x05\x08\x02\x12\x01",  # truncated
+        b"\x00\x00\x00\x03\xff\xff\xff",
+        b"\xff\xff\xff\xff",
+        frames(b""),
+    ]
+    write("gw_link", seeds)
+
+
+def reg_link():
+    G = 0x77
+
+    def g(seq, num, body, name="gw1", epoch=G):
+        return envelope(GW, name, epoch, seq, num, body)
+
+    def p(seq, num, body):
+        return envelope(PST, "persister", 0x99, seq, num, body)
+    hello = g(1, HELLO, f_bytes(1, "ipc:///tmp/gw1.sock"))
+    sess = g(2, SESSIONS, f_msg(1, session_info(
+        1, "alice", device="phone", meta='{"a":1}', watches=["bob"])) +
+        f_msg(1, session_info(2, "bob", status=2, text="hi",
+                              status_set=True)))
+    member_set = g(3, REQUEST, request(1, 0, 6, "admin", True, "t1",
+                                       ["alice", "bob", "carol"]))
+    ready, notready = b"\x01", b"\x00"
+    seeds = [
+        ready + frames(hello),
+        ready + frames(hello, sess),
+        ready + frames(hello, sess, member_set),
+        ready + frames(hello, member_set, sess,
+                       g(4, SET_STATUS, f_int(1, 1) + f_int(2, 3) +
+                         f_int(3, 1) + f_bytes(4, "busy"))),
+        ready + frames(hello, sess, g(3, SET_STATUS, f_int(1, 2) +
+                                      f_int(2, 4))),
+        ready + frames(hello, sess, g(3, CLOSE, f_int(1, 1))),
+        ready + frames(hello, sess, g(3, CLOSE, f_int(1, 2) + f_int(2, 1))),
+        ready + frames(hello, sess, member_set,
+                       g(4, TYPING, f_int(1, 1) + f_bytes(2, "t1") +
+                         f_int(4, 1)),
+                       g(5, TYPING, f_int(1, 1) + f_bytes(2, "t1"))),
+        ready + frames(hello, sess, g(3, REQUEST, request(
+            2, 1, 1, "alice", ids=["bob", "nobody"]))),
+        ready + frames(hello, sess, member_set, g(4, REQUEST, request(
+            3, 1, 2, "alice", thread="t1"))),
+        ready + frames(hello, sess, member_set, g(4, REQUEST, request(
+            3, 1, 2, "alice"))),
+        ready + frames(hello, sess, g(3, REQUEST, request(
+            4, 1, 3, "alice", ids=["carol", "dave"])),
+            g(4, REQUEST, request(5, 1, 4, "alice", ids=["carol"]))),
+        ready + frames(hello, member_set, g(4, REQUEST, request(
+            6, 0, 5, "admin", True, "t1"))),
+        ready + frames(hello, member_set, g(4, REQUEST, request(
+            7, 0, 8, "admin", True, "t1", ["bob"]))),
+        ready + frames(hello, member_set, g(4, REQUEST, request(
+            8, 0, 7, "admin", True, "t2", ["x", "y"]))),
+        ready + frames(hello, g(2, REQUEST, request(9, 0, 2, "", True))),
+        ready + frames(hello, g(2, REQUEST, request(9, 5, 99, "u"))),
+        ready + frames(hello, sess, g(3, SESSIONS, f_int(2, 1) +
+                                      f_int(3, 1))),
+        ready + frames(hello, g(7, SESSIONS, b"")),  # sequence gap
+        ready + frames(hello, g(1, HELLO, f_bytes(1, "ipc:///tmp/gw1.sock"),
+                                epoch=0x78)),
+        ready + frames(g(1, HELLO, f_bytes(1, "http://bad"))),
+        ready + frames(g(1, SESSIONS, b"")),
+        notready + frames(p(1, HELLO, b""),
+                          p(2, CHUNK, f_int(1, 0x4E6) + f_msg(2, prow(
+                              presence("alice", last_seen=5), 1)) +
+                            f_msg(3, member("t1", "alice")) + f_int(4, 1)),
+                          hello, sess),
+        notready + frames(p(1, CHUNK, f_int(1, 0x4E6) + f_msg(2, b"") +
+                            f_msg(3, member("", "x")))),
+        notready + frames(p(1, CHUNK, f_int(1, 0x4E6) + f_bytes(5, "db"))),
+        notready + frames(p(1, CHUNK, f_int(1, 0x4E6) + f_msg(2, prow(
+            presence("bob", status=2, text="t", meta='{"k":"v"}'), 9)) +
+            f_int(4, 1))),
+        ready + frames(hello, sess, p(1, ACK, f_int(1, 1) + f_int(2, 1)),
+                       p(2, ACK, f_int(1, 1) + f_bytes(3, "failed"))),
+        ready + frames(envelope(0, "", 0, 0, HELLO, b"")),
+        ready + b"\x00\x00\x00\x02\x08",
+    ]
+    write("reg_link", seeds)
+
+
+def pst_link():
+    R = 0x4E6
+
+    def r(seq, num, body, epoch=R):
+        return envelope(REG, "registry", epoch, seq, num, body)
+    batch = (f_int(1, 1) +
+             f_msg(2, prow(presence("alice", text="x", meta='{"a":1}'), 10)) +
+             f_msg(2, prow(presence("bob", status=0, online=False,
+                                    last_seen=1700000000001), 11)) +
+             f_msg(3, f_bytes(1, "alice") + f_int(2, 1) + f_int(3, 5)) +
+             f_msg(4, member("t1", "alice")) +
+             f_msg(4, member("t1", "bob", False)))
+    seeds = [
+        frames(r(1, HELLO, f_int(3, 1))),
+        frames(r(1, LOAD, f_int(1, R))),
+        frames(r(1, BATCH, batch)),
+        frames(r(1, BATCH, batch), r(2, BATCH, batch)),
+        frames(r(1, BATCH, f_int(1, 2) + f_msg(2, b""))),
+        frames(r(1, BATCH, f_int(1, 3) + f_msg(2, prow(presence(""), 1)))),
+        frames(r(1, BATCH, f_int(1, 4) +
+                 f_msg(2, prow(presence("a\x01b", text="\xff"), 1)))),
+        frames(r(1, BATCH, f_int(1, 5) + f_msg(3, b"") + f_msg(4, b""))),
+        frames(r(1, BATCH, f_int(1, 6) + f_msg(2, prow(
+            presence("c", status=9, meta="not json"), -1)))),
+        frames(r(1, LOAD, f_int(1, 1)), r(2, LOAD, f_int(1, 2))),
+        frames(r(1, BATCH, batch, epoch=R + 1)),
+        frames(envelope(GW, "gw1", 1, 1, BATCH, batch)),
+        frames(r(1, ACK, f_int(1, 1))),
+        frames(r(1, BATCH, b"")),
+        b"\x00\x00\x00\x01\x08",
+        b"\x00\x00",
+    ]
+    write("pst_link", seeds)
+
+
+# ---------------------------------------------------------------- gateway
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=")
+
+
+def token(claims, alg="HS256", key=SECRET):
+    h = b64u(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    p = b64u(json.dumps(claims).encode())
+    if alg == "none":
+        return (h + b"." + p + b".").decode()
+    sig = b64u(hmac.new(key, h + b"." + p, hashlib.sha256).digest())
+    return (h + b"." + p + b"." + sig).decode()
+
+
+FAR = 4102444800  # 2100-01-01
+
+
+def ws_frame(payload, opcode=1, fin=True, mask=b"\x11\x22\x33\x44",
+             masked=True):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    b0 = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        hdr = bytes([b0, (0x80 if masked else 0) | n])
+    elif n < 65536:
+        hdr = bytes([b0, (0x80 if masked else 0) | 126]) + struct.pack(">H", n)
+    else:
+        hdr = bytes([b0, (0x80 if masked else 0) | 127]) + struct.pack(">Q", n)
+    if not masked:
+        return hdr + payload
+    body = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+    return hdr + mask + body
+
+
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+
+def upgrade(path="/v1/ws", extra=""):
+    return ("GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: %s\r\n%s\r\n" % (path, KEY, extra)).encode()
+
+
+def http():
+    hello = json.dumps({"type": "hello", "user_id": "alice"})
+    tok = token({"sub": "alice", "exp": FAR})
+    adm = token({"sub": "root", "exp": FAR, "admin": True})
+    body = json.dumps({"user_ids": ["alice", "bob"]})
+    A, J = b"\x00", b"\x80"  # whole input at once; auth none / jwt
+    seeds = [
+        A + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        A + b"GET /readyz HTTP/1.1\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n",
+        b"\x07" + b"HEAD /healthz HTTP/1.0\r\n\r\n",
+        A + upgrade(),
+        A + upgrade() + ws_frame(hello) + ws_frame('{"type":"ping"}'),
+        b"\x05" + upgrade("/ws/presence/bob", "Sec-WebSocket-Protocol: "
+                          "presence.v1\r\n") + ws_frame('{"type":"hello"}'),
+        A + upgrade("/v1/ws?user_id=carol&x=%41"),
+        A + upgrade(extra="Origin: https://evil.example\r\n"),
+        A + upgrade(extra="Origin: https://app.example.com\r\n"),
+        A + upgrade(extra="Content-Length: 3\r\n") + b"abc",
+        A + upgrade(extra="Transfer-Encoding: chunked\r\n") + b"0\r\n\r\n",
+        A + upgrade().replace(b"13", b"8"),
+        A + upgrade().replace(KEY.encode(), b"short"),
+        A + b"POST /v1/ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+        J + upgrade("/v1/ws?token=" + tok) + ws_frame(hello),
+        J + upgrade(extra="Authorization: Bearer " + tok + "\r\n"),
+        J + upgrade("/ws/presence/bob", "Authorization: Bearer %s\r\n" % tok),
+        J + upgrade(extra="Authorization: Bearer x.y.z\r\n"),
+        A + ("POST /v1/presence/query?user_id=alice HTTP/1.1\r\n"
+             "Content-Length: %d\r\n\r\n%s" % (len(body), body)).encode(),
+        A + ("PUT /v1/threads/t1/members HTTP/1.1\r\nContent-Length: %d\r\n"
+             "\r\n%s" % (len(body), body)).encode(),
+        J + ("POST /v1/threads/t1/members HTTP/1.1\r\nAuthorization: Bearer "
+             "%s\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+             % (adm, len(body), body)).encode(),
+        A + b"DELETE /v1/threads/t1/members/bob HTTP/1.1\r\n\r\n",
+        A + b"GET /v1/threads/t%201/members HTTP/1.1\r\n\r\n",
+        A + b"GET /v1/users/alice/presence HTTP/1.1\r\nX-User-Id: bob\r\n\r\n",
+        A + b"GET /v1/online?thread_id=t1 HTTP/1.1\r\n\r\n",
+        J + ("GET /v1/online HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n"
+             % tok).encode(),
+        A + b"POST /v1/heartbeat?user_id=alice HTTP/1.1\r\n\r\n"
+            b"POST /v1/logout?user_id=alice HTTP/1.1\r\n\r\n",
+        A + b"POST /v1/presence/query HTTP/1.1\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 2\r\n\r\n{}",
+        A + b"GET /" + b"a" * 300 + b" HTTP/1.1\r\n\r\n",
+        A + b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 70 + b"\r\n",
+        A + b"GET / HTTP/1.1\r\nX: " + b"v" * 9000 + b"\r\n\r\n",
+        A + b"GARBAGE\r\n\r\n",
+        A + b"GET /%zz HTTP/1.1\r\n\r\n",
+        A + b"GET /v1/users/%00/presence HTTP/1.1\r\n\r\n",
+        b"\x01" + b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n",
+    ]
+    write("http", seeds)
+
+
+def ws():
+    hello = json.dumps({"type": "hello", "user_id": "alice"})
+    H, N = b"\x80", b"\x00"  # hello sent by the harness first, or not
+    seeds = [
+        N + ws_frame(hello),
+        N + ws_frame('{"type":"ping"}'),
+        H + ws_frame('{"type":"ping","id":1}'),
+        H + ws_frame('{"type":"watch","user_ids":["b"]}'),
+        H + ws_frame('{"type":"set_st', fin=False) +
+        ws_frame('atus","status":"away"}', opcode=0),
+        H + ws_frame('{"type":', fin=False) + ws_frame(b"x", opcode=9) +
+        ws_frame('"ping"}', opcode=0),
+        H + ws_frame(b"\x01\x02", opcode=2),
+        H + ws_frame(b"\x03\xe8bye", opcode=8),
+        H + ws_frame(b"", opcode=9),
+        H + ws_frame(b"", opcode=10),
+        H + ws_frame(b"x" * 200, opcode=9),
+        H + ws_frame(b"", opcode=3),
+        H + ws_frame('{"type":"ping"}', masked=False),
+        H + ws_frame(b'{"t":"\xff"}'),
+        H + bytes([0x81, 0xFF]) + struct.pack(">Q", 1 << 40) + b"\0\0\0\0",
+        H + bytes([0xC1, 0x80, 0, 0, 0, 0]),
+        H + ws_frame(b"a", opcode=0),
+        b"\x83" + ws_frame('{"type":"query","user_ids":["a","b"]}') +
+        ws_frame('{"type":"bye"}'),
+        b"\x81" + ws_frame('{"type":"typing","thread_id":"t","active":true}'),
+        H + ws_frame('{"type":"ping"}') * 60,
+    ]
+    write("ws", seeds)
+
+
+def jsonmsgs():
+    def lines(*msgs):
+        return "\n".join(m if isinstance(m, str) else json.dumps(m)
+                         for m in msgs)
+    S, NOHELLO, JWT = "\x00", "\x01", "\x02"
+    tok = token({"sub": "alice", "exp": FAR})
+    seeds = [
+        S + lines({"type": "ping", "id": 1}),
+        S + lines({"type": "set_status", "status": "away", "text": "x"}),
+        S + lines({"type": "set_status", "status": "invisible"},
+                  {"type": "set_status", "status": "offline"}),
+        S + lines({"type": "watch", "id": "w", "user_ids": ["a", "b"]},
+                  {"type": "unwatch", "user_ids": ["a"]}),
+        S + lines({"type": "query", "user_ids": ["a"]}),
+        S + lines({"type": "list_online"},
+                  {"type": "list_online", "thread_id": "t1"}),
+        S + lines({"type": "typing", "thread_id": "t1", "active": True}),
+        S + lines({"type": "bye"}),
+        S + lines({"type": "hello", "user_id": "again"}),
+        S + lines({"type": "nope"}, {"id": [1]}, "[1,2]", "{", "null"),
+        S + lines({"type": "watch", "user_ids": ["x%d" % i
+                                                 for i in range(40)]}),
+        S + lines({"type": "watch", "user_ids": [1, None]},
+                  {"type": "query", "user_ids": "a"}),
+        NOHELLO + lines({"type": "hello", "user_id": "bob", "device": "d",
+                         "status": "dnd", "text": "t",
+                         "meta": {"user_name": "B"}},
+                        {"type": "ping"}),
+        NOHELLO + lines({"type": "hello", "device": "d" * 70}),
+        NOHELLO + lines({"type": "hello", "user_id": "b",
+                         "meta": {"k": "v" * 1100}}),
+        NOHELLO + lines({"type": "ping"}),
+        NOHELLO + lines({"type": "hello", "user_id": "", "id": {}}),
+        JWT + lines({"type": "hello", "token": tok}, {"type": "ping"}),
+        JWT + lines({"type": "hello", "token": "a.b.c"}),
+        S + lines(*([{"type": "ping"}] * 60)),
+    ]
+    write("json", seeds)
+
+
+def jwt_seeds():
+    R, C = b"\x00", b"\x01"  # raw token / header NUL claims, signed here
+    hdr = json.dumps({"alg": "HS256", "typ": "JWT"}).encode()
+
+    def claims(c):
+        return C + hdr + b"\0" + json.dumps(c).encode()
+    seeds = [
+        R + token({"sub": "alice", "exp": FAR}).encode(),
+        R + token({"sub": "root", "exp": FAR, "admin": True}).encode(),
+        R + token({"sub": "alice", "exp": FAR}, alg="none").encode(),
+        R + token({"sub": "alice", "exp": FAR}, key=b"wrong").encode(),
+        R + token({"sub": "alice", "exp": 1}).encode(),
+        R + b"a.b.c",
+        R + b"...",
+        R + b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.",
+        R + b"not a token",
+        claims({"sub": "alice", "exp": FAR}),
+        claims({"sub": "alice", "exp": FAR, "nbf": FAR}),
+        claims({"sub": "alice", "exp": "soon"}),
+        claims({"sub": "alice"}),
+        claims({"sub": "", "exp": FAR}),
+        claims({"sub": "a\u0001", "exp": FAR}),
+        claims({"sub": 5, "exp": FAR, "admin": "yes"}),
+        claims({"sub": "alice", "exp": 4102444800.5, "nbf": 1.5}),
+        C + json.dumps({"alg": "none"}).encode() + b"\0" +
+        json.dumps({"sub": "a", "exp": FAR}).encode(),
+        C + json.dumps({"alg": "HS512"}).encode() + b"\0" +
+        json.dumps({"sub": "a", "exp": FAR}).encode(),
+        C + b"{\0{}",
+        C + b"[]\0[]",
+    ]
+    write("jwt", seeds)
+
+
+if __name__ == "__main__":
+    gw_link()
+    reg_link()
+    pst_link()
+    http()
+    ws()
+    jsonmsgs()
+    jwt_seeds()
