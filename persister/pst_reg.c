@@ -119,8 +119,8 @@ pst_reg_open(struct pst_reg **out, struct ev_loop *loop,
 			  PRS__KIND__KIND_PERSISTER, cfg->name,
 			  prs_epoch_new()) != 0)
 		goto fail_work;
-	if (prs_inbox_open(&r->inbox, loop, cfg->url, pst_reg_recv, reg_gone_cb,
-			   r) != 0)
+	if (prs_inbox_open(&r->inbox, loop, cfg->url, pst_reg_recv,
+			   reg_gone_cb, r) != 0)
 		goto fail_peer;
 	ev_timer_init(&r->hello, reg_hello_cb, HELLO_EVERY, HELLO_EVERY);
 	ev_timer_start(loop, &r->hello);
