@@ -56,6 +56,7 @@
 #define BATCH_BYTES      (256u * 1024) /* close a batch early past this size */
 #define PROBE_EVERY_S    1.0
 #define PROBE_TIMEOUT_MS 5000
+#define PEER_REDIAL_MS   3000
 #define LIVE_MAX         4096 /* connections that delivered, tracked */
 #define ALLOWED_MAX      64   /* uids listed in ipc_group */
 
@@ -95,7 +96,12 @@ struct prs_inbox {
 
 struct prs_peer {
 	nng_socket sock;
+	nng_dialer dialer;
 	struct ev_loop *loop;
+	ev_timer watch;     /* dialer watchdog, see peer_watch_cb */
+	uint32_t npipes;    /* connected pipes (NNG threads, atomic) */
+	int64_t down_since; /* monotonic ms; 0 while connected */
+	uint64_t redials;
 	ev_io wio;
 	ev_timer retry; /* NNG's send fd is not always raised after a
 			 * reconnect drains its buffer: poll as a fallback */
@@ -113,13 +119,15 @@ struct prs_peer {
 };
 
 #if defined(__SANITIZE_ADDRESS__)
-/* NNG 1.5.2 never frees a listener closed in the #1518 state (its stuck
- * pipes); that is the library's leak, bounded by one per incident. */
+/* NNG 1.5.2 never frees a listener or dialer closed in the #1518 state
+ * (its stuck pipes); that is the library's leak, bounded by one per
+ * incident. */
 const char *__lsan_default_suppressions(void);
 const char *
 __lsan_default_suppressions(void)
 {
-	return "leak:nng_listener_create\nleak:nng_listener_start\n";
+	return "leak:nng_listener_create\nleak:nng_listener_start\n"
+	       "leak:nng_dial\n";
 }
 #endif
 
@@ -608,6 +616,53 @@ peer_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	peer_flush(container_of(w, struct prs_peer, wio));
 }
 
+/* NNG thread: count the pipes this peer has (ADD_PRE/REM_POST pair up). */
+static void
+peer_pipe_notify(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	struct prs_peer *p = arg;
+
+	(void) pipe;
+	if (ev == NNG_PIPE_EV_ADD_PRE)
+		__atomic_fetch_add(&p->npipes, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_sub(&p->npipes, 1, __ATOMIC_RELAXED);
+}
+
+/* The dialer side of NNG bug #1518: a dialer whose connection is closed by
+ * the far end during the SP handshake (a listener process dying while it
+ * accepts, or any stray server on the path) never redials. So a peer that
+ * has had no connection for PEER_REDIAL_MS gets a fresh dialer, and keeps
+ * getting one every PEER_REDIAL_MS while the far end stays away (cheap:
+ * the socket and its queued messages are untouched). */
+static void
+peer_watch_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct prs_peer *p = container_of(w, struct prs_peer, watch);
+	int64_t now = prs_mono_ms();
+	int rv;
+
+	if (__atomic_load_n(&p->npipes, __ATOMIC_RELAXED) > 0) {
+		p->down_since = 0;
+		return;
+	}
+	if (p->down_since == 0) {
+		p->down_since = now;
+		return;
+	}
+	if (now - p->down_since < PEER_REDIAL_MS)
+		return;
+	p->down_since = now;
+	p->redials++;
+	nng_dialer_close(p->dialer);
+	if ((rv = nng_dial(p->sock, p->url, &p->dialer, NNG_FLAG_NONBLOCK)) !=
+	    0)
+		prs_warn("redial %s: %s", p->url, nng_strerror(rv));
+	else
+		prs_debug("%s: no connection for %d ms: new dialer", p->url,
+			  PEER_REDIAL_MS);
+}
+
 int
 prs_peer_open(struct prs_peer **out, struct ev_loop *loop, const char *url,
 	      Prs__Kind kind, const char *name, uint64_t epoch)
@@ -626,14 +681,21 @@ prs_peer_open(struct prs_peer **out, struct ev_loop *loop, const char *url,
 				      PRS_LINK_MAX_MSG)) != 0 ||
 	    (rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 1024)) != 0 ||
 	    (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 50)) != 0 ||
-	    (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 500)) != 0)
+	    (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 500)) != 0 ||
+	    (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_PRE,
+				  peer_pipe_notify, p)) != 0 ||
+	    (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST,
+				  peer_pipe_notify, p)) != 0)
 		goto fail;
-	if ((rv = nng_dial(p->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+	if ((rv = nng_dial(p->sock, url, &p->dialer, NNG_FLAG_NONBLOCK)) != 0)
 		goto fail;
 	if ((rv = nng_socket_get_int(p->sock, NNG_OPT_SENDFD, &fd)) != 0)
 		goto fail;
 	ev_io_init(&p->wio, peer_write_cb, fd, EV_READ);
 	ev_timer_init(&p->retry, peer_retry_cb, 0.05, 0.05);
+	ev_timer_init(&p->watch, peer_watch_cb, 1.0, 1.0);
+	ev_timer_start(loop, &p->watch);
+	ev_unref(loop); /* the watchdog alone must not keep the loop alive */
 	batch_hook(loop);
 	*out = p;
 	return 0;
@@ -654,6 +716,8 @@ prs_peer_close(struct prs_peer *p)
 		return;
 	open_unlink(p);
 	peer_commit(p); /* last chance for what this iteration sent */
+	ev_ref(p->loop);
+	ev_timer_stop(p->loop, &p->watch);
 	ev_io_stop(p->loop, &p->wio);
 	ev_timer_stop(p->loop, &p->retry);
 	while (p->qlen > 0) {

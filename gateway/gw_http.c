@@ -750,7 +750,9 @@ metrics(struct gw_conn *c)
 		"# TYPE presence_gateway_slow_closed_total counter\n"
 		"presence_gateway_slow_closed_total %llu\n"
 		"# TYPE presence_gateway_rate_limited_total counter\n"
-		"presence_gateway_rate_limited_total %llu\n",
+		"presence_gateway_rate_limited_total %llu\n"
+		"# TYPE presence_gateway_resync_closed_total counter\n"
+		"presence_gateway_resync_closed_total %llu\n",
 		srv->nconns, srv->nws, srv->nsessions,
 		gw_reg_ready(srv) ? 1 : 0, gw_reg_backlog(srv),
 		(unsigned long long) srv->n_accepted,
@@ -760,7 +762,8 @@ metrics(struct gw_conn *c)
 		(unsigned long long) srv->n_events,
 		(unsigned long long) srv->n_http_requests,
 		(unsigned long long) srv->n_slow_closed,
-		(unsigned long long) srv->n_rate_limited);
+		(unsigned long long) srv->n_rate_limited,
+		(unsigned long long) srv->n_resync_closed);
 	respond(c, 200, "text/plain; version=0.0.4", NULL, b.data, b.len,
 		false);
 	gw_buf_free(&b);

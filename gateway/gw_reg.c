@@ -13,6 +13,20 @@
  * (request_timeout_ms) kept in a FIFO, which is deadline order because the
  * timeout is the same for all. A new registry epoch fails every pending
  * request at once: the old registry will never answer.
+ *
+ * A gap in the registry's sequence within one epoch means registry
+ * messages to us were lost, events among them: our clients' views may be
+ * stale, and nothing tells which. It happens when the registry declared us
+ * dead (we hung past its gateway_timeout_ms, or our pipe broke) and ended
+ * our sessions: its new link to us numbers from 1 again, and its first
+ * message is a Resync. It also happens when its queue to us overflowed.
+ * Either way every WebSocket client that said hello is closed with 1001
+ * "missed events: reconnect" (not 1012, which older client libraries
+ * reject as a protocol error): its session ends uncleanly (grace applies)
+ * and it reconnects to a fresh view, as after a gateway restart; the
+ * re-announce that follows carries the rest (HTTP sessions). Keeping the
+ * clients would need the registry to replay each one's whole audience as
+ * events, which the protocol rules out (one event per visible change).
  */
 #include "gw_reg.h"
 
@@ -21,6 +35,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "gw_session.h"
+#include "gw_ws.h"
 #include "prs_util.h"
 
 #define HELLO_MS       500
@@ -162,6 +177,28 @@ on_reply(struct gw_server *srv, const Prs__Reply *rep)
 	pending_finish(r, p, rep);
 }
 
+/* Registry messages were lost (see the top of this file): every client
+ * that said hello reconnects to a fresh view. */
+static void
+clients_resync(struct gw_server *srv)
+{
+	struct gw_conn *c, *next;
+	size_t n = 0;
+
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == GW_CONN_WS && c->sess != NULL) {
+			gw_ws_close(c, 1001, "missed events: reconnect",
+				    false);
+			n++;
+		}
+	}
+	srv->n_resync_closed += n;
+	prs_warn("closed %zu WebSockets with 1001: they reconnect and "
+		 "resync",
+		 n);
+}
+
 void
 gw_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 {
@@ -187,9 +224,10 @@ gw_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 		send_hello(srv); /* tell it the epoch we now know at once */
 	} else if (env->seq != r->next_seq) {
 		prs_warn("registry message sequence gap: expected %llu, got "
-			 "%llu",
+			 "%llu: events lost",
 			 (unsigned long long) r->next_seq,
 			 (unsigned long long) env->seq);
+		clients_resync(srv);
 	}
 	r->next_seq = env->seq + 1;
 	r->last_rx = prs_mono_ms();
@@ -203,7 +241,17 @@ gw_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 			 srv->nsessions);
 		gw_session_resync(srv);
 		r->synced = true;
+		/* every waiting session was just announced in full */
+		gw_session_await_sweep(srv, prs_mono_ms(), true);
 		break;
+	case PRS__ENVELOPE__BODY_SESSION_ACK: {
+		size_t i;
+		for (i = 0;
+		     env->session_ack != NULL && i < env->session_ack->n_sids;
+		     i++)
+			gw_session_welcome(srv, env->session_ack->sids[i]);
+		break;
+	}
 	case PRS__ENVELOPE__BODY_EVENT:
 		if (env->event != NULL)
 			gw_session_event(srv, env->event);
@@ -317,6 +365,7 @@ gw_reg_tick(struct gw_server *srv, int64_t now)
 		return;
 	while (r->phead != NULL && r->phead->deadline <= now)
 		pending_finish(r, r->phead, NULL);
+	gw_session_await_sweep(srv, now, false);
 	ready = gw_reg_ready(srv);
 	if (ready != r->was_ready) {
 		r->was_ready = ready;

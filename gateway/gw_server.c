@@ -566,4 +566,7 @@ gw_server_fini(struct gw_server *srv)
 	if (srv->spare_fd >= 0)
 		close(srv->spare_fd);
 	gw_buf_free(&srv->scratch);
+	free(srv->await);
+	srv->await = NULL;
+	srv->nawait = srv->capawait = 0;
 }

@@ -2,9 +2,12 @@
  * Client messages and sessions (PROTOCOL.md §3-5).
  *
  * A session is born from hello: it is announced to the registry
- * (SessionBatch) and welcomed at once, without waiting for the registry,
- * so a client connected while the registry restarts still gets in; the
- * session is re-announced on the next Resync. The session keeps what a
+ * (SessionBatch) and welcomed when the registry acknowledges it
+ * (SessionAck), so that a client holding its welcome cannot miss a change
+ * of its audience made through another gateway. Without a ready registry
+ * (or after request_timeout_ms) it is welcomed anyway, so a client
+ * connected while the registry restarts still gets in; the session is
+ * re-announced on the next Resync. The session keeps what a
  * re-announce needs (user, device, chosen status, text, meta, watches) and
  * nothing else: per idle session that is a few hundred bytes beside
  * wslay's context.
@@ -123,6 +126,7 @@ session_free(struct gw_server *srv, struct gw_session *s)
 
 	HASH_DEL(srv->sessions, s);
 	srv->nsessions--;
+	json_decref(s->welcome_id); /* the await list drops the sid lazily */
 	for (i = 0; i < s->nwatch; i++)
 		free(s->watch[i]);
 	free(s->watch);
@@ -403,6 +407,24 @@ opt_string(json_t *m, const char *key, const char **out, size_t *len)
 }
 
 static void
+send_welcome(struct gw_conn *c, struct gw_session *s, json_t *id)
+{
+	struct gw_server *srv = c->srv;
+	const struct gw_config *cfg = srv->cfg;
+	char sid_str[160];
+	json_t *o = msg_new("welcome", id);
+
+	snprintf(sid_str, sizeof(sid_str), "%s-%llx-%llu", cfg->name,
+		 (unsigned long long) srv->epoch, (unsigned long long) s->sid);
+	json_object_set_new(o, "session_id", json_string(sid_str));
+	json_object_set_new(o, "user_id", json_string(s->user_id));
+	json_object_set_new(o, "heartbeat_ms",
+			    json_integer(cfg->heartbeat_ms));
+	json_object_set_new(o, "server_time", json_integer(prs_now_ms()));
+	send_json(c, o);
+}
+
+static void
 do_hello(struct gw_conn *c, json_t *m, json_t *id)
 {
 	struct gw_server *srv = c->srv;
@@ -411,8 +433,8 @@ do_hello(struct gw_conn *c, json_t *m, json_t *id)
 	size_t device_len, text_len, token_len, uid_len;
 	int status = PRS__STATUS__ST_ONLINE;
 	bool status_set = false;
-	char *meta = NULL, *user = NULL, sid_str[160];
-	json_t *v, *o;
+	char *meta = NULL, *user = NULL;
+	json_t *v;
 	struct gw_session *s;
 
 	if (opt_string(m, "device", &device, &device_len) < 0) {
@@ -515,15 +537,63 @@ do_hello(struct gw_conn *c, json_t *m, json_t *id)
 		  (unsigned long long) c->serial, (unsigned long long) s->sid,
 		  s->user_id);
 
-	o = msg_new("welcome", id);
-	snprintf(sid_str, sizeof(sid_str), "%s-%llx-%llu", cfg->name,
-		 (unsigned long long) srv->epoch, (unsigned long long) s->sid);
-	json_object_set_new(o, "session_id", json_string(sid_str));
-	json_object_set_new(o, "user_id", json_string(s->user_id));
-	json_object_set_new(o, "heartbeat_ms",
-			    json_integer(cfg->heartbeat_ms));
-	json_object_set_new(o, "server_time", json_integer(prs_now_ms()));
-	send_json(c, o);
+	/* Welcome once the registry has the session (SessionAck): from
+	 * then on no change of its audience can miss it. Reading pauses
+	 * meanwhile so that replies never overtake the welcome. With no
+	 * ready registry the session waits for the re-announce: welcome now.
+	 */
+	if (gw_reg_ready(srv)) {
+		s->await_ack = true;
+		s->await_since = prs_mono_ms();
+		s->welcome_id = id ? json_incref(id) : NULL;
+		if (srv->nawait == srv->capawait) {
+			srv->capawait = srv->capawait ? srv->capawait * 2 : 64;
+			srv->await =
+				xrealloc(srv->await,
+					 srv->capawait * sizeof(*srv->await));
+		}
+		srv->await[srv->nawait++] = s->sid;
+		gw_conn_pause(c);
+		return;
+	}
+	send_welcome(c, s, id);
+}
+
+void
+gw_session_welcome(struct gw_server *srv, uint64_t sid)
+{
+	struct gw_session *s;
+
+	HASH_FIND(hh, srv->sessions, &sid, sizeof(sid), s);
+	if (s == NULL || !s->await_ack)
+		return;
+	s->await_ack = false;
+	if (s->conn != NULL) {
+		send_welcome(s->conn, s, s->welcome_id);
+		gw_conn_resume(s->conn);
+	}
+	json_decref(s->welcome_id);
+	s->welcome_id = NULL;
+}
+
+void
+gw_session_await_sweep(struct gw_server *srv, int64_t now, bool all)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < srv->nawait; i++) {
+		uint64_t sid = srv->await[i];
+		struct gw_session *s;
+		HASH_FIND(hh, srv->sessions, &sid, sizeof(sid), s);
+		if (s == NULL || !s->await_ack)
+			continue; /* welcomed or gone: drop */
+		if (all ||
+		    now - s->await_since >= srv->cfg->request_timeout_ms)
+			gw_session_welcome(srv, sid);
+		else
+			srv->await[k++] = sid;
+	}
+	srv->nawait = k;
 }
 
 static void

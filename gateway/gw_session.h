@@ -24,6 +24,12 @@ void gw_session_end(struct gw_conn *c, bool clean);
 /* Delivers a registry Event to its target sessions (JSON and frame built
  * once); own events also update the targets' stored status. */
 void gw_session_event(struct gw_server *srv, const Prs__Event *ev);
+/* Sends the welcome of session sid if it waits for one (SessionAck). */
+void gw_session_welcome(struct gw_server *srv, uint64_t sid);
+/* Welcomes waiting sessions: all of them, or those waiting longer than
+ * request_timeout_ms (the registry did not answer: it will get them in
+ * the next re-announce). */
+void gw_session_await_sweep(struct gw_server *srv, int64_t now, bool all);
 /* Delivers a registry Typing to its targets. */
 void gw_session_typing(struct gw_server *srv, const Prs__Typing *t);
 /* Re-announces every live session (SessionBatch resync=true ... end). */

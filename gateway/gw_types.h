@@ -13,6 +13,7 @@
 #define GW_TYPES_H
 
 #include <ev.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -108,7 +109,10 @@ struct gw_session {
 	bool status_set; /* the user chose status/text (hello, set_status) */
 	char **watch;
 	uint32_t nwatch, capwatch;
-	int64_t expires;        /* HTTP sessions: monotonic ms */
+	int64_t expires;     /* HTTP sessions: monotonic ms */
+	json_t *welcome_id;  /* the hello's id while its welcome waits */
+	bool await_ack;      /* welcome waits for the registry's SessionAck */
+	int64_t await_since; /* monotonic ms */
 	UT_hash_handle hh_user; /* srv->http_sessions, by user_id */
 };
 
@@ -134,7 +138,9 @@ struct gw_server {
 	struct gw_conn *flushq;
 	struct gw_conn *freeq;
 	uint64_t next_serial;
-	struct gw_session *sessions;      /* by sid */
+	struct gw_session *sessions; /* by sid */
+	uint64_t *await;             /* sids whose welcome waits */
+	size_t nawait, capawait;
 	struct gw_session *http_sessions; /* by user id */
 	uint64_t next_sid;
 	size_t nsessions;
@@ -151,6 +157,7 @@ struct gw_server {
 	uint64_t n_http_requests;
 	uint64_t n_slow_closed;
 	uint64_t n_rate_limited;
+	uint64_t n_resync_closed; /* closed 1001 after lost registry events */
 };
 
 #endif

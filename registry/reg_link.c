@@ -431,6 +431,19 @@ on_sessions(struct reg *r, struct reg_gw *gw, Prs__SessionBatch *sb)
 
 	for (i = 0; i < sb->n_sessions; i++)
 		reg_session_open(r, gw, sb->sessions[i], sb->resync);
+	if (!sb->resync && sb->n_sessions > 0) {
+		Prs__Envelope env = PRS__ENVELOPE__INIT;
+		Prs__SessionAck ack = PRS__SESSION_ACK__INIT;
+		uint64_t *sids = xcalloc(sb->n_sessions, sizeof(*sids));
+		for (i = 0; i < sb->n_sessions; i++)
+			sids[i] = sb->sessions[i]->sid;
+		ack.sids = sids;
+		ack.n_sids = sb->n_sessions;
+		env.body_case = PRS__ENVELOPE__BODY_SESSION_ACK;
+		env.session_ack = &ack;
+		gw_send(gw, &env);
+		free(sids);
+	}
 	if (sb->resync_end) {
 		struct reg_session *s, *tmp;
 		gw->resync_done = true;

@@ -188,14 +188,40 @@ class GatewayDeathTest(RecoveryBase):
             self.assertPresence(ev, a, status="offline", is_online=False)
             # Declared dead within gateway_timeout_ms (3 s) of silence.
             self.assertLessEqual(ev["last_seen"], t_stop + 3000 + 500, ev)
+            # Meanwhile a change that A, on the hung gateway, cannot see.
+            self.assertOk(cw.request("set_status", status="dnd"))
         finally:
             proc.popen.send_signal(signal.SIGCONT)
-        # Awake again: the registry asks it to re-announce; A's connection
-        # was never closed, so A is online again.
-        cw.expect_presence(a, "online")
+        # Awake again: the registry had ended A's session and sent events
+        # that A's gateway never got (its link to the gateway starts over,
+        # a sequence gap), so the gateway closes A with 1001; A reconnects
+        # like any app and starts from a fresh view.
+        self.assertEqual(ca.expect_close(timeout=WAIT), 1001)
+        self.assertEqual(ca.closed[1], "missed events: reconnect")
         self.sys.wait_serving()
-        self.alive(ca)
+        ca2 = self.connect(a, gw=1)
+        cw.expect_presence(a, "online")
+        self.assertPresence(self.presence_of(ca2, [w])[w], w, status="dnd")
+        self.alive(ca2)
         self.wait_db([a, w])
+
+    def test_gateway_hung_briefly(self):
+        """Stopped for less than gateway_timeout_ms: nothing was lost,
+        the clients stay connected and get what happened meanwhile."""
+        a, w = uid("a"), uid("w")
+        self.sys.put_members(uid("t"), [a, w])
+        cw = self.connect(w, gw=0)
+        ca = self.connect(a, gw=1)
+        cw.expect_presence(a, "online")
+        proc = self.sys.gateways[1].proc
+        proc.popen.send_signal(signal.SIGSTOP)
+        try:
+            self.assertOk(cw.request("set_status", status="away"))
+        finally:
+            proc.popen.send_signal(signal.SIGCONT)
+        ca.expect_presence(w, "away")
+        self.alive(ca)
+        cw.expect_no_presence(a, self.grace_s() + 1.0)
 
     def test_gateway_sigterm(self):
         """Invariant 4 for a gateway: close 1001, clients reconnect
@@ -555,6 +581,47 @@ class NngHardeningTest(RecoveryBase):
         self.alive(cw)
         # Persister listener: the registry's writes must get through.
         self.assertOk(ca.request("set_status", status="dnd"))
+        self.wait_db([a, w])
+
+    def test_dialers_survive_far_end_closing_during_handshake(self):
+        """The dialer side of #1518: while the registry is down, a server
+        on its socket path that accepts and closes every connection (as a
+        dying listener does) must not leave the gateways' and the
+        persister's dialers stuck: once the real registry is back they all
+        connect (the registry cannot load state without the persister, and
+        /readyz needs both)."""
+        a, w = uid("a"), uid("w")
+        self.sys.put_members(uid("t"), [a, w])
+        cw = self.connect(w, gw=1)
+        ca = self.connect(a, gw=0)
+        cw.expect_presence(a, "online")
+        self.sys.kill_registry(signal.SIGKILL)
+        path = os.path.join(self.sys.tmp, "registry.sock")
+        os.unlink(path)
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(64)
+        srv.settimeout(0.1)
+        closed = 0
+        deadline = time.monotonic() + 2.0
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    c, _ = srv.accept()
+                except socket.timeout:
+                    continue
+                c.close()
+                closed += 1
+        finally:
+            srv.close()
+            os.unlink(path)
+        self.assertGreater(closed, 0, "no dialer came by")
+        self.sys.start_registry()
+        self.sys.wait_serving()
+        self.alive(ca)
+        self.alive(cw)
+        self.assertOk(ca.request("set_status", status="away"))
+        cw.expect_presence(a, "away")
         self.wait_db([a, w])
 
     def test_socket_modes(self):
