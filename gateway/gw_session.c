@@ -384,6 +384,36 @@ request(struct gw_conn *c, json_t *id, Prs__Op op, const char *thread,
 	free(list);
 }
 
+/* Sends a watch change to the registry without waiting for an answer
+ * (req 0: its reply is dropped). Used while the link is not ready: the
+ * registry may only have been slow, not restarted, and then no re-announce
+ * would follow to carry the change; if it did restart, the stale request
+ * is ignored and the re-announce carries the watch set instead. */
+static void
+request_quiet(struct gw_conn *c, Prs__Op op, json_t *ids)
+{
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+	Prs__Request rq = PRS__REQUEST__INIT;
+	char **list;
+	size_t i;
+	json_t *e;
+
+	if (json_array_size(ids) == 0)
+		return;
+	list = xmalloc(json_array_size(ids) * sizeof(*list));
+	json_array_foreach(ids, i, e) list[i] = (char *) json_string_value(e);
+	rq.sid = c->sess->sid;
+	rq.op = op;
+	rq.user_id = c->sess->user_id;
+	rq.thread_id = empty;
+	rq.n_user_ids = json_array_size(ids);
+	rq.user_ids = list;
+	env.body_case = PRS__ENVELOPE__BODY_REQUEST;
+	env.request = &rq;
+	gw_reg_send(c->srv, &env);
+	free(list);
+}
+
 /* ---- client messages ----------------------------------------------- */
 
 /* Reads an optional string member: 0 absent or null, 1 present, -1 wrong
@@ -681,6 +711,7 @@ do_watch(struct gw_conn *c, json_t *m, json_t *id)
 	}
 	/* Recorded either way: the watches go out with the re-announce. */
 	if (!gw_reg_ready(c->srv)) {
+		request_quiet(c, PRS__OP__OP_WATCH, ids);
 		send_error(c, id, "unavailable",
 			   "registry unavailable; the watch is recorded");
 		return;
@@ -697,6 +728,7 @@ do_unwatch(struct gw_conn *c, json_t *m, json_t *id)
 		return;
 	watch_del(c->sess, ids);
 	if (json_array_size(ids) == 0 || !gw_reg_ready(c->srv)) {
+		request_quiet(c, PRS__OP__OP_UNWATCH, ids);
 		send_ok(c, id);
 		return;
 	}

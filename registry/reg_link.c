@@ -833,9 +833,21 @@ void
 reg_cron(struct reg *r)
 {
 	int64_t now = prs_mono_ms();
-	static int64_t last_hello;
+	static int64_t last_hello, last_cron;
 	struct reg_gw *gw, *tmp;
 	bool pst_alive;
+
+	/* If we ourselves were stalled (SIGSTOP, swapping), the gateways'
+	 * silence is ours: their Hellos wait unread in the inbox. Give them
+	 * a fresh window instead of declaring every one of them dead. */
+	if (last_cron != 0 &&
+	    now - last_cron > r->cfg.gateway_timeout_ms / 2) {
+		prs_warn("registry loop stalled for %lld ms",
+			 (long long) (now - last_cron));
+		HASH_ITER (hh, r->gws, gw, tmp)
+			gw->last_heard = now;
+	}
+	last_cron = now;
 
 	if (now - last_hello >= HELLO_EVERY_MS) {
 		last_hello = now;

@@ -223,6 +223,43 @@ class GatewayDeathTest(RecoveryBase):
         self.alive(ca)
         cw.expect_no_presence(a, self.grace_s() + 1.0)
 
+    def test_registry_stalled(self):
+        """The registry stopped (SIGSTOP) longer than gateway_timeout_ms:
+        its own stall is not the gateways' death, so nobody is
+        disconnected; a watch made while the gateway saw the registry as
+        unavailable still reaches it."""
+        a, w, x = uid("a"), uid("w"), uid("x")
+        self.sys.put_members(uid("t"), [a, w])
+        cw = self.connect(w, gw=0)
+        ca = self.connect(a, gw=1)
+        cx = self.connect(x, gw=1)
+        cw.expect_presence(a, "online")
+        proc = self.sys.registry
+        proc.popen.send_signal(signal.SIGSTOP)
+        try:
+            # the gateways notice the silence after 3 s
+            deadline = time.monotonic() + WAIT
+            while time.monotonic() < deadline:
+                if http_request(self.sys.gateways[0].port, "GET",
+                                "/readyz").status == 503:
+                    break
+                time.sleep(0.1)
+            else:
+                self.fail("gateway never noticed the stopped registry")
+            rep = cw.request("watch", user_ids=[x])
+            self.assertEqual(rep["type"], "error", rep)
+            self.assertEqual(rep["code"], "unavailable", rep)
+        finally:
+            proc.popen.send_signal(signal.SIGCONT)
+        self.sys.wait_serving()
+        self.assertOk(cx.request("set_status", status="dnd"))
+        cw.expect_presence(x, "dnd")
+        self.assertOk(ca.request("set_status", status="away"))
+        cw.expect_presence(a, "away")
+        self.alive(ca)
+        self.alive(cw)
+        self.alive(cx)
+
     def test_gateway_sigterm(self):
         """Invariant 4 for a gateway: close 1001, clients reconnect
         elsewhere within the grace without flicker."""
