@@ -570,3 +570,31 @@ gw_server_fini(struct gw_server *srv)
 	srv->await = NULL;
 	srv->nawait = srv->capawait = 0;
 }
+
+void
+gw_config_defaults(struct gw_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->name = "gw1";
+	cfg->url = "";
+	cfg->registry_url = "ipc:///run/presence/registry.sock";
+	cfg->http_host = "0.0.0.0";
+	cfg->http_port = 8080;
+	cfg->heartbeat_ms = 20000;
+	cfg->heartbeat_timeout_ms = 10000;
+	cfg->hello_timeout_ms = 10000;
+	cfg->max_message_bytes = 65536;
+	cfg->max_outbound_bytes = 1048576;
+	cfg->max_connections = 19000;
+	cfg->max_body_bytes = 65536;
+	cfg->http_request_timeout_ms = 30000;
+	cfg->request_timeout_ms = 5000;
+	cfg->rate_limit_per_sec = 20;
+	cfg->rate_limit_burst = 50;
+	cfg->http_session_ttl_ms = 60000;
+	cfg->rate_limit_close_ms = 10000;
+	cfg->max_url_bytes = 4096;
+	cfg->max_header_bytes = 8192;
+	cfg->max_headers = 64;
+	cfg->allowed_origins = "";
+}

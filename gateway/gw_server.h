@@ -46,6 +46,8 @@ void gw_conn_closing(struct gw_conn *c, bool clean);
  * ends unclean. Safe to call from any callback of c. */
 void gw_conn_abort(struct gw_conn *c);
 /* Stops / restarts reading from c (HTTP: one request at a time). */
+/* Fills cfg with the documented defaults (every key of --help). */
+void gw_config_defaults(struct gw_config *cfg);
 void gw_conn_pause(struct gw_conn *c);
 void gw_conn_resume(struct gw_conn *c);
 /* Puts c at the tail of the queue of connections waiting for their hello

@@ -709,7 +709,8 @@ do_watch(struct gw_conn *c, json_t *m, json_t *id)
 		send_json(c, o);
 		return;
 	}
-	/* Recorded either way: the watches go out with the re-announce. */
+	/* Recorded either way: the watches go out with the re-announce (and
+	 * to a registry that was only slow, through request_quiet). */
 	if (!gw_reg_ready(c->srv)) {
 		request_quiet(c, PRS__OP__OP_WATCH, ids);
 		send_error(c, id, "unavailable",

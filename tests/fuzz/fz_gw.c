@@ -54,6 +54,7 @@ fz_gw_server(bool jwt)
 	if (made)
 		return &srv;
 	made = true;
+	gw_config_defaults(&cfg);
 	cfg.name = "fz";
 	cfg.url = "ipc:///nonexistent/fz.sock";
 	cfg.registry_url = "ipc:///nonexistent/registry.sock";
@@ -62,22 +63,8 @@ fz_gw_server(bool jwt)
 	cfg.auth_none = !jwt;
 	cfg.jwt_secret = secret;
 	cfg.jwt_secret_len = sizeof(secret) - 1;
-	cfg.heartbeat_ms = 20000;
-	cfg.heartbeat_timeout_ms = 10000;
-	cfg.hello_timeout_ms = 10000;
-	cfg.max_message_bytes = 65536;
 	cfg.max_outbound_bytes = 262144;
 	cfg.max_connections = 16;
-	cfg.max_body_bytes = 65536;
-	cfg.http_request_timeout_ms = 30000;
-	cfg.request_timeout_ms = 5000;
-	cfg.rate_limit_per_sec = 20;
-	cfg.rate_limit_burst = 50;
-	cfg.http_session_ttl_ms = 60000;
-	cfg.rate_limit_close_ms = 10000;
-	cfg.max_url_bytes = 4096;
-	cfg.max_header_bytes = 8192;
-	cfg.max_headers = 64;
 	cfg.allowed_origins = "https://app.example.com, http://localhost:3000";
 	prs_log_setname("fuzz");
 	gw_http_global_init(&cfg);

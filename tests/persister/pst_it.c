@@ -628,7 +628,14 @@ check_repeats(void)
 		CHECK(c != NULL && c->ack->batch == 210 && c->ack->ok);
 		prs__envelope__free_unpacked(c, NULL);
 	}
-	CHECK(recv_body(PRS__ENVELOPE__BODY_ACK, 300) == NULL);
+	/* A third ack is allowed: whether the last copy replaced the waiting
+	 * one is a race with the persister's reads, and either way is right.
+	 * What matters is checked below: the batch was applied once. */
+	c = recv_body(PRS__ENVELOPE__BODY_ACK, 300);
+	if (c != NULL) {
+		CHECK(c->ack->batch == 210 && c->ack->ok);
+		prs__envelope__free_unpacked(c, NULL);
+	}
 	/* Committed: acknowledged again without touching the database. */
 	lock_presence();
 	send_env(&env);
