@@ -592,12 +592,19 @@ reg_history_add(struct reg *r, const char *user, int status, int64_t at)
 	Prs__HistoryRow *h;
 
 	if (r->nhistory >= REG_HISTORY_MAX) {
-		/* History is best effort; presence rows are not. */
-		free(r->history[0]->user_id);
-		free(r->history[0]);
-		memmove(r->history, r->history + 1,
-			(r->nhistory - 1) * sizeof(*r->history));
-		r->nhistory--;
+		/* History is best effort; presence rows are not. Drop the
+		 * oldest half at once: one move per REG_HISTORY_MAX / 2 rows,
+		 * not one per row, while the persister is away. */
+		size_t i, half = r->nhistory / 2;
+		for (i = 0; i < half; i++) {
+			free(r->history[i]->user_id);
+			free(r->history[i]);
+		}
+		memmove(r->history, r->history + half,
+			(r->nhistory - half) * sizeof(*r->history));
+		r->nhistory -= half;
+		prs_warn("persister away: dropped the %zu oldest history rows",
+			 half);
 	}
 	if (r->nhistory == r->historycap) {
 		r->historycap = r->historycap ? r->historycap * 2 : 64;
