@@ -561,6 +561,12 @@ fail_alloc:
 }
 
 void
+prs_inbox_poll(struct prs_inbox *in)
+{
+	inbox_read_cb(in->loop, &in->rio, EV_READ);
+}
+
+void
 prs_inbox_close(struct prs_inbox *in)
 {
 	if (in == NULL)

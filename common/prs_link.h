@@ -52,6 +52,9 @@ int prs_inbox_open(struct prs_inbox **out, struct ev_loop *loop,
 		   const char *url, prs_inbox_recv_cb recv_cb,
 		   prs_inbox_gone_cb gone_cb, void *arg);
 void prs_inbox_close(struct prs_inbox *in);
+/* Handles what is already waiting in the inbox now (as its read watcher
+ * would), e.g. before judging peers by their silence. */
+void prs_inbox_poll(struct prs_inbox *in);
 /* How many times the watchdog had to re-create the listener. */
 uint64_t prs_inbox_relistens(const struct prs_inbox *in);
 

@@ -5,6 +5,7 @@
 #include "prs_util.h"
 #include "presence.pb-c.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,4 +204,28 @@ prs_status_name(int status)
 	if (status < 0 || (size_t) status >= PRS_ARRAY_LEN(status_names))
 		return "offline";
 	return status_names[status];
+}
+
+static void *
+exit_guard_main(void *arg)
+{
+	unsigned seconds = (unsigned) (uintptr_t) arg;
+
+	sleep(seconds);
+	fprintf(stderr,
+		"W %s: cleanup still blocked after %u s (NNG): "
+		"exiting\n",
+		log_name, seconds);
+	_exit(0);
+	return NULL;
+}
+
+void
+prs_exit_guard(unsigned seconds)
+{
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, exit_guard_main,
+			   (void *) (uintptr_t) seconds) == 0)
+		pthread_detach(th);
 }

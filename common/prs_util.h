@@ -29,6 +29,12 @@ int64_t prs_mono_ms(void);
 /* A fresh 64-bit epoch for this process start (time and randomness). */
 uint64_t prs_epoch_new(void);
 
+/* Call once the loop has ended: if the cleanup that follows (closing NNG
+ * sockets) has not finished within `seconds`, the process exits 0 anyway.
+ * NNG 1.5.2 can block in nng_close on a pipe stuck in its handshake (bug
+ * #1518); a stopping daemon must not hang on it. */
+void prs_exit_guard(unsigned seconds);
+
 /* Logging: one level-prefixed line per call, to stderr. */
 void prs_log_setname(const char *name);
 void prs_log_set_debug(bool on);

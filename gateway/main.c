@@ -180,6 +180,7 @@ main(int argc, char **argv)
 	sd_notify(0, "READY=1");
 
 	ev_run(loop, 0);
+	prs_exit_guard(1);
 
 	gw_server_fini(&srv);
 	gw_reg_close(&srv);

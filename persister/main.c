@@ -133,6 +133,7 @@ main(int argc, char **argv)
 	}
 
 	ev_run(loop, 0);
+	prs_exit_guard(1);
 
 	pst_reg_close(reg);
 	ev_loop_destroy(loop);

@@ -145,6 +145,7 @@ main(int argc, char **argv)
 		 R.cfg.url, (unsigned long long) R.epoch, R.cfg.persister_url);
 	sd_notify(0, "READY=1\nSTATUS=loading state");
 	ev_run(R.loop, 0);
+	prs_exit_guard(1);
 
 	reg_link_stop(&R);
 	prs_info("stopped");

@@ -855,6 +855,11 @@ reg_cron(struct reg *r)
 			gw->last_heard = now;
 	}
 	last_cron = now;
+	/* Count what is already in the inbox before judging anyone silent:
+	 * after a stall of ours their Hellos are waiting there. */
+	if (r->inbox != NULL)
+		prs_inbox_poll(r->inbox);
+	now = prs_mono_ms();
 
 	if (now - last_hello >= HELLO_EVERY_MS) {
 		last_hello = now;
