@@ -356,29 +356,37 @@ ws_reply_cb(struct gw_conn *c, struct gw_pending *p, const Prs__Reply *r)
 	send_json(c, o);
 }
 
+/* Fills rq for the session of c; the caller frees the returned list. */
+static char **
+request_fill(Prs__Request *rq, struct gw_conn *c, Prs__Op op,
+	     const char *thread, json_t *ids)
+{
+	char **list = NULL;
+	size_t i;
+	json_t *e;
+
+	rq->sid = c->sess->sid;
+	rq->op = op;
+	rq->user_id = c->sess->user_id;
+	rq->thread_id = thread ? (char *) thread : empty;
+	if (ids != NULL && json_array_size(ids) > 0) {
+		list = xmalloc(json_array_size(ids) * sizeof(*list));
+		json_array_foreach(ids, i, e) list[i] =
+			(char *) json_string_value(e);
+		rq->n_user_ids = json_array_size(ids);
+		rq->user_ids = list;
+	}
+	return list;
+}
+
 static void
 request(struct gw_conn *c, json_t *id, Prs__Op op, const char *thread,
 	json_t *ids)
 {
 	Prs__Request rq = PRS__REQUEST__INIT;
-	struct gw_session *s = c->sess;
-	struct gw_pending *p;
-	char **list = NULL;
-	size_t i;
-	json_t *e;
+	char **list = request_fill(&rq, c, op, thread, ids);
+	struct gw_pending *p = gw_reg_request(c->srv, &rq, c, ws_reply_cb);
 
-	rq.sid = s->sid;
-	rq.op = op;
-	rq.user_id = s->user_id;
-	rq.thread_id = thread ? (char *) thread : empty;
-	if (ids != NULL && json_array_size(ids) > 0) {
-		list = xmalloc(json_array_size(ids) * sizeof(*list));
-		json_array_foreach(ids, i, e) list[i] =
-			(char *) json_string_value(e);
-		rq.n_user_ids = json_array_size(ids);
-		rq.user_ids = list;
-	}
-	p = gw_reg_request(c->srv, &rq, c, ws_reply_cb);
 	if (id != NULL)
 		p->id = json_incref(id);
 	free(list);
@@ -395,19 +403,10 @@ request_quiet(struct gw_conn *c, Prs__Op op, json_t *ids)
 	Prs__Envelope env = PRS__ENVELOPE__INIT;
 	Prs__Request rq = PRS__REQUEST__INIT;
 	char **list;
-	size_t i;
-	json_t *e;
 
 	if (json_array_size(ids) == 0)
 		return;
-	list = xmalloc(json_array_size(ids) * sizeof(*list));
-	json_array_foreach(ids, i, e) list[i] = (char *) json_string_value(e);
-	rq.sid = c->sess->sid;
-	rq.op = op;
-	rq.user_id = c->sess->user_id;
-	rq.thread_id = empty;
-	rq.n_user_ids = json_array_size(ids);
-	rq.user_ids = list;
+	list = request_fill(&rq, c, op, NULL, ids);
 	env.body_case = PRS__ENVELOPE__BODY_REQUEST;
 	env.request = &rq;
 	gw_reg_send(c->srv, &env);

@@ -18,21 +18,7 @@
 #define CRON_MS     100
 #define STOP_WAIT_S 3.0
 
-static struct reg R = {
-	.cfg =
-		{
-			.url = "ipc:///run/presence/registry.sock",
-			.persister_url = "ipc:///run/presence/persister.sock",
-			.name = "registry",
-			.audience = "threads",
-			.offline_grace_ms = 5000,
-			.resync_window_ms = 5000,
-			.typing_ttl_ms = 6000,
-			.gateway_timeout_ms = 3000,
-			.batch_retry_ms = 3000,
-			.online_refresh_ms = 30000,
-		},
-};
+static struct reg R;
 
 static const struct prs_opt opts[] = {
 	{"url", PRS_OPT_STR, &R.cfg.url, 0, 0,
@@ -111,6 +97,7 @@ main(int argc, char **argv)
 	int rc;
 
 	prs_log_setname("registry");
+	reg_config_defaults(&R.cfg);
 	rc = prs_config_parse(
 		opts, PRS_ARRAY_LEN(opts), "registry", "presence-registry",
 		"The presence registry: owns presence state and membership.",

@@ -185,6 +185,9 @@ struct reg {
 	ev_signal sigint, sigterm;
 };
 
+/* Fills cfg with the documented defaults (every key of --help). */
+void reg_config_defaults(struct reg_config *cfg);
+
 /* reg_state.c: presence decisions */
 struct reg_user *reg_user_get(struct reg *r, const char *id);
 struct reg_user *reg_user_find(struct reg *r, const char *id, size_t len);

@@ -937,3 +937,19 @@ reg_link_stop(struct reg *r)
 	}
 	free(r->history);
 }
+
+void
+reg_config_defaults(struct reg_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->url = "ipc:///run/presence/registry.sock";
+	cfg->persister_url = "ipc:///run/presence/persister.sock";
+	cfg->name = "registry";
+	cfg->audience = "threads";
+	cfg->offline_grace_ms = 5000;
+	cfg->resync_window_ms = 5000;
+	cfg->typing_ttl_ms = 6000;
+	cfg->gateway_timeout_ms = 3000;
+	cfg->batch_retry_ms = 3000;
+	cfg->online_refresh_ms = 30000;
+}

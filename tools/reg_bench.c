@@ -103,16 +103,10 @@ main(int argc, char **argv)
 	nng_socket_set_ms(gw_inbox, NNG_OPT_RECVTIMEO, 100);
 	pthread_create(&th, NULL, drain, NULL);
 
+	reg_config_defaults(&R.cfg);
 	R.cfg.url = "ipc:///nonexistent/registry.sock";
 	R.cfg.persister_url = "ipc:///nonexistent/persister.sock";
-	R.cfg.name = "registry";
-	R.cfg.audience = "threads";
-	R.cfg.offline_grace_ms = 5000;
-	R.cfg.resync_window_ms = 5000;
-	R.cfg.typing_ttl_ms = 6000;
 	R.cfg.gateway_timeout_ms = 3600000;
-	R.cfg.batch_retry_ms = 3000;
-	R.cfg.online_refresh_ms = 30000;
 	R.loop = EV_DEFAULT;
 	R.epoch = 7;
 	R.started_ms = prs_now_ms();

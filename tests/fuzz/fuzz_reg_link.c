@@ -30,16 +30,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	memset(&R, 0, sizeof(R));
+	reg_config_defaults(&R.cfg);
 	R.cfg.url = "ipc:///nonexistent/registry.sock";
 	R.cfg.persister_url = "ipc:///nonexistent/persister.sock";
-	R.cfg.name = "registry";
 	R.cfg.audience = (data[0] & 2) ? "all" : "threads";
-	R.cfg.offline_grace_ms = 5000;
-	R.cfg.resync_window_ms = 5000;
-	R.cfg.typing_ttl_ms = 6000;
-	R.cfg.gateway_timeout_ms = 3000;
-	R.cfg.batch_retry_ms = 3000;
-	R.cfg.online_refresh_ms = 30000;
 	R.loop = EV_DEFAULT;
 	R.epoch = 0x4e6;
 	R.started_ms = prs_now_ms();
