@@ -29,6 +29,7 @@
 #include "gw_reg.h"
 #include "gw_server.h"
 #include "gw_session.h"
+#include "gw_view.h"
 #include "gw_ws.h"
 #include "prs_util.h"
 
@@ -752,7 +753,13 @@ metrics(struct gw_conn *c)
 		"# TYPE presence_gateway_rate_limited_total counter\n"
 		"presence_gateway_rate_limited_total %llu\n"
 		"# TYPE presence_gateway_resync_closed_total counter\n"
-		"presence_gateway_resync_closed_total %llu\n",
+		"presence_gateway_resync_closed_total %llu\n"
+		"# TYPE presence_gateway_view_repairs_total counter\n"
+		"presence_gateway_view_repairs_total %llu\n"
+		"# TYPE presence_gateway_view_repairs_dropped_total counter\n"
+		"presence_gateway_view_repairs_dropped_total %llu\n"
+		"# TYPE presence_gateway_view_records gauge\n"
+		"presence_gateway_view_records %zu\n",
 		srv->nconns, srv->nws, srv->nsessions,
 		gw_reg_ready(srv) ? 1 : 0, gw_reg_backlog(srv),
 		(unsigned long long) srv->n_accepted,
@@ -763,7 +770,10 @@ metrics(struct gw_conn *c)
 		(unsigned long long) srv->n_http_requests,
 		(unsigned long long) srv->n_slow_closed,
 		(unsigned long long) srv->n_rate_limited,
-		(unsigned long long) srv->n_resync_closed);
+		(unsigned long long) srv->n_resync_closed,
+		(unsigned long long) srv->n_repairs,
+		(unsigned long long) srv->n_repairs_dropped,
+		gw_view_count(srv));
 	respond(c, 200, "text/plain; version=0.0.4", NULL, b.data, b.len,
 		false);
 	gw_buf_free(&b);

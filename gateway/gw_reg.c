@@ -35,6 +35,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "gw_session.h"
+#include "gw_view.h"
 #include "gw_ws.h"
 #include "prs_util.h"
 
@@ -168,6 +169,11 @@ on_reply(struct gw_server *srv, const Prs__Reply *rep)
 	struct gw_pending *p;
 	uint64_t req = rep->req;
 
+	size_t i;
+
+	for (i = 0; i < rep->n_users; i++)
+		if (rep->users[i] != NULL)
+			gw_view_note(srv, rep->users[i], rep->held);
 	HASH_FIND(hh, r->pending, &req, sizeof(req), p);
 	if (p == NULL) {
 		prs_debug("reply to unknown request %llu",
@@ -239,7 +245,10 @@ gw_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 		prs_info("registry asked for a resync: announcing %zu "
 			 "sessions",
 			 srv->nsessions);
-		gw_session_resync(srv);
+		gw_session_resync(srv, env->resync ? env->resync->id : 0);
+		/* then what our clients were shown, to be checked against
+		 * the registry's truth (gw_view.h) */
+		gw_view_check_send(srv);
 		r->synced = true;
 		/* every waiting session was just announced in full */
 		gw_session_await_sweep(srv, prs_mono_ms(), true);

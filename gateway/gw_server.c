@@ -28,6 +28,7 @@
 #include "gw_http.h"
 #include "gw_reg.h"
 #include "gw_session.h"
+#include "gw_view.h"
 #include "gw_ws.h"
 #include "prs_util.h"
 
@@ -566,6 +567,7 @@ gw_server_fini(struct gw_server *srv)
 	if (srv->spare_fd >= 0)
 		close(srv->spare_fd);
 	gw_buf_free(&srv->scratch);
+	gw_view_free(srv);
 	free(srv->await);
 	srv->await = NULL;
 	srv->nawait = srv->capawait = 0;

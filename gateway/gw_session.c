@@ -31,6 +31,7 @@
 #include "gw_json.h"
 #include "gw_reg.h"
 #include "gw_server.h"
+#include "gw_view.h"
 #include "gw_ws.h"
 #include "prs_util.h"
 
@@ -151,11 +152,12 @@ session_info(const struct gw_session *s, Prs__SessionInfo *si)
 	si->n_watches = s->nwatch;
 	si->watches = s->watch;
 	si->status_set = s->status_set;
+	si->status_at = s->status_at;
 }
 
 static void
 send_batch(struct gw_server *srv, Prs__SessionInfo **infos, size_t n,
-	   bool resync, bool end)
+	   bool resync, uint64_t resync_id, bool end)
 {
 	Prs__Envelope env = PRS__ENVELOPE__INIT;
 	Prs__SessionBatch b = PRS__SESSION_BATCH__INIT;
@@ -163,6 +165,7 @@ send_batch(struct gw_server *srv, Prs__SessionInfo **infos, size_t n,
 	b.n_sessions = n;
 	b.sessions = infos;
 	b.resync = resync;
+	b.resync_id = resync_id;
 	b.resync_end = end;
 	env.body_case = PRS__ENVELOPE__BODY_SESSIONS;
 	env.sessions = &b;
@@ -175,7 +178,7 @@ announce(struct gw_server *srv, const struct gw_session *s)
 	Prs__SessionInfo si, *p = &si;
 
 	session_info(s, &si);
-	send_batch(srv, &p, 1, false, false);
+	send_batch(srv, &p, 1, false, 0, false);
 }
 
 static void
@@ -206,7 +209,7 @@ gw_session_end(struct gw_conn *c, bool clean)
 }
 
 void
-gw_session_resync(struct gw_server *srv)
+gw_session_resync(struct gw_server *srv, uint64_t id)
 {
 	Prs__SessionInfo *infos = xcalloc(BATCH_SESSIONS, sizeof(*infos));
 	Prs__SessionInfo **ptrs = xcalloc(BATCH_SESSIONS, sizeof(*ptrs));
@@ -218,7 +221,7 @@ gw_session_resync(struct gw_server *srv)
 		session_info(s, &infos[n]);
 		sz = prs__session_info__get_packed_size(&infos[n]);
 		if (n > 0 && bytes + sz > BATCH_BYTES) {
-			send_batch(srv, ptrs, n, true, false);
+			send_batch(srv, ptrs, n, true, id, false);
 			session_info(s, &infos[0]);
 			n = 0;
 			bytes = 0;
@@ -227,12 +230,12 @@ gw_session_resync(struct gw_server *srv)
 		n++;
 		bytes += sz;
 		if (n == BATCH_SESSIONS) {
-			send_batch(srv, ptrs, n, true, false);
+			send_batch(srv, ptrs, n, true, id, false);
 			n = 0;
 			bytes = 0;
 		}
 	}
-	send_batch(srv, ptrs, n, true, true); /* may be empty */
+	send_batch(srv, ptrs, n, true, id, true); /* may be empty */
 	free(ptrs);
 	free(infos);
 }
@@ -559,6 +562,7 @@ do_hello(struct gw_conn *c, json_t *m, json_t *id)
 	s->text = text ? xstrndup(text, text_len) : NULL;
 	s->meta = meta;
 	s->status_set = status_set;
+	s->status_at = status_set ? prs_now_ms() : 0;
 	c->sess = s;
 	gw_conn_hello_done(c);
 	announce(srv, s);
@@ -657,10 +661,12 @@ do_set_status(struct gw_conn *c, json_t *m, json_t *id)
 	}
 	s->status = (uint8_t) status;
 	s->status_set = true;
+	s->status_at = prs_now_ms();
 	free(s->text);
 	s->has_text = text != NULL;
 	s->text = text ? xstrndup(text, text_len) : NULL;
 	ss.sid = s->sid;
+	ss.status_at = s->status_at;
 	ss.status = (Prs__Status) status;
 	ss.has_text = s->has_text;
 	ss.text = s->text ? s->text : empty;
@@ -982,6 +988,7 @@ adopt_status(struct gw_server *srv, const Prs__Event *ev)
 			continue;
 		s->status = (uint8_t) p->status;
 		s->status_set = true;
+		s->status_at = p->status_at;
 		free(s->text);
 		s->has_text = p->has_text;
 		s->text = p->has_text && p->text ? xstrdup(p->text) : NULL;
@@ -995,8 +1002,16 @@ gw_session_event(struct gw_server *srv, const Prs__Event *ev)
 	const char *frame;
 	size_t flen;
 
-	if (ev->presence == NULL || ev->n_targets == 0)
+	if (ev->presence == NULL || ev->n_targets == 0 ||
+	    ev->presence->user_id == NULL)
 		return;
+	/* A repair the clients already see is dropped (gw_view.h). */
+	if (!gw_view_update(srv, ev->presence, ev->own) && ev->repair) {
+		srv->n_repairs_dropped++;
+		return;
+	}
+	if (ev->repair)
+		srv->n_repairs++;
 	srv->n_events++;
 	if (ev->own)
 		adopt_status(srv, ev);

@@ -32,8 +32,9 @@ void gw_session_welcome(struct gw_server *srv, uint64_t sid);
 void gw_session_await_sweep(struct gw_server *srv, int64_t now, bool all);
 /* Delivers a registry Typing to its targets. */
 void gw_session_typing(struct gw_server *srv, const Prs__Typing *t);
-/* Re-announces every live session (SessionBatch resync=true ... end). */
-void gw_session_resync(struct gw_server *srv);
+/* Re-announces every live session (SessionBatch resync=true ... end),
+ * answering the registry's Resync id. */
+void gw_session_resync(struct gw_server *srv, uint64_t id);
 
 /* HTTP heartbeat session of user (created or renewed for ttl); returns 0,
  * or -1 when the registry link is not ready. */

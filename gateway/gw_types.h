@@ -107,6 +107,7 @@ struct gw_session {
 	uint8_t status; /* Prs__Status */
 	bool has_text;
 	bool status_set; /* the user chose status/text (hello, set_status) */
+	int64_t status_at; /* when (ms since epoch; see SessionInfo) */
 	char **watch;
 	uint32_t nwatch, capwatch;
 	int64_t expires;     /* HTTP sessions: monotonic ms */
@@ -117,6 +118,7 @@ struct gw_session {
 };
 
 struct gw_reg;
+struct gw_view;
 
 struct gw_server {
 	struct ev_loop *loop;
@@ -145,6 +147,7 @@ struct gw_server {
 	uint64_t next_sid;
 	size_t nsessions;
 	struct gw_reg *reg;
+	struct gw_view *views; /* what clients were shown, per user */
 	struct gw_buf scratch; /* reused for JSON and frames */
 	bool stopping;
 	bool listening;
@@ -158,6 +161,8 @@ struct gw_server {
 	uint64_t n_slow_closed;
 	uint64_t n_rate_limited;
 	uint64_t n_resync_closed; /* closed 1001 after lost registry events */
+	uint64_t n_repairs;         /* repair events delivered */
+	uint64_t n_repairs_dropped; /* repair events clients already saw */
 };
 
 #endif

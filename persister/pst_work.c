@@ -46,6 +46,7 @@ struct job {
 	struct pst_batch_params bp; /* JOB_BATCH */
 	int step;                   /* JOB_LOAD: 0 rows, 1 members */
 	size_t nbad;                /* JOB_LOAD: malformed rows skipped */
+	uint32_t nchunks;           /* JOB_LOAD: chunks sent (their index) */
 };
 
 struct pst_work {
@@ -114,14 +115,15 @@ send_ack(struct pst_work *w, uint64_t batch, bool ok, const char *err)
 }
 
 static void
-send_chunk(struct pst_work *w, uint64_t load_id, Prs__PresenceRow **rows,
-	   size_t nrows, Prs__MemberOp **members, size_t nmembers, bool last,
-	   const char *err)
+send_chunk(struct pst_work *w, uint64_t load_id, uint32_t index,
+	   Prs__PresenceRow **rows, size_t nrows, Prs__MemberOp **members,
+	   size_t nmembers, bool last, const char *err)
 {
 	Prs__Envelope env = PRS__ENVELOPE__INIT;
 	Prs__LoadChunk chunk = PRS__LOAD_CHUNK__INIT;
 
 	chunk.load_id = load_id;
+	chunk.index = index;
 	chunk.rows = rows;
 	chunk.n_rows = nrows;
 	chunk.members = members;
@@ -240,12 +242,12 @@ load_send_rows(struct pst_work *w, struct job *j, const PGresult *res)
 		}
 		ptrs[k] = &rows[k];
 		if (++k == cap) {
-			send_chunk(w, j->id, ptrs, k, NULL, 0, false, NULL);
+			send_chunk(w, j->id, j->nchunks++, ptrs, k, NULL, 0, false, NULL);
 			k = 0;
 		}
 	}
 	if (k > 0)
-		send_chunk(w, j->id, ptrs, k, NULL, 0, false, NULL);
+		send_chunk(w, j->id, j->nchunks++, ptrs, k, NULL, 0, false, NULL);
 	free(rows);
 	free(ps);
 	free(ptrs);
@@ -267,12 +269,12 @@ load_send_members(struct pst_work *w, struct job *j, const PGresult *res)
 		}
 		ptrs[k] = &ms[k];
 		if (++k == cap && i + 1 < n) {
-			send_chunk(w, j->id, NULL, 0, ptrs, k, false, NULL);
+			send_chunk(w, j->id, j->nchunks++, NULL, 0, ptrs, k, false, NULL);
 			k = 0;
 		}
 	}
 	/* The last chunk, possibly empty. */
-	send_chunk(w, j->id, NULL, 0, ptrs, k, true, NULL);
+	send_chunk(w, j->id, j->nchunks++, NULL, 0, ptrs, k, true, NULL);
 	free(ms);
 	free(ptrs);
 }
@@ -297,7 +299,7 @@ load_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
 	}
 	if (rc == PST_DB_ESQL) {
 		prs_err("load %" PRIu64 " failed: %s", j->id, err);
-		send_chunk(w, j->id, NULL, 0, NULL, 0, true, err);
+		send_chunk(w, j->id, j->nchunks++, NULL, 0, NULL, 0, true, err);
 		work_next(w);
 		return;
 	}
@@ -456,7 +458,7 @@ pst_work_load(struct pst_work *w, uint64_t load_id)
 		}
 	}
 	if (work_full(w)) {
-		send_chunk(w, load_id, NULL, 0, NULL, 0, true,
+		send_chunk(w, load_id, 0, NULL, 0, NULL, 0, true,
 			   "persister queue full");
 		return;
 	}

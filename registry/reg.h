@@ -68,6 +68,7 @@ struct reg_thread {
 struct reg_user {
 	char *id;
 	int status; /* the chosen status (ONLINE, AWAY, DND, INVISIBLE) */
+	int64_t status_at; /* when it was chosen (ms; 0 = loaded, unknown) */
 	char *text; /* NULL = none */
 	char *meta; /* JSON object text, NULL = none */
 	int64_t last_seen; /* ms, 0 = never */
@@ -120,6 +121,11 @@ struct reg_gw {
 	uint64_t next_seq;
 	bool synced;      /* Resync sent for this incarnation */
 	bool resync_done; /* and its resync_end arrived */
+	uint64_t resync_id;  /* of the Resync last sent */
+	int64_t resync_sent; /* monotonic ms; repeated until answered */
+	unsigned resync_tries;
+	char **vcheck; /* ViewCheck user ids waiting for the hold to end */
+	size_t nvcheck, capvcheck;
 	struct reg_session *sessions;
 	uint64_t *tgt; /* targets gathered by the current audience pass */
 	size_t ntgt, tgtcap;
@@ -154,6 +160,8 @@ struct reg {
 	bool ready;
 	bool loading;
 	int64_t load_sent;       /* monotonic ms of the last LoadRequest */
+	uint64_t load_id;        /* of the load running; new after a gap */
+	uint32_t load_next;      /* index of the next LoadChunk expected */
 	int64_t resync_deadline; /* monotonic ms; 0 when no window runs */
 	int64_t ready_at;        /* monotonic ms */
 	bool hold;               /* events held until gateways re-announced */
@@ -167,6 +175,11 @@ struct reg {
 	struct reg_gw *gws;
 	struct reg_typing *typing;
 	uint64_t mark;
+	/* While set, events go only to this gateway's sessions (a view
+	 * repair), and carry the repair flag (the gateway drops what its
+	 * clients already see). */
+	struct reg_gw *only_gw;
+	bool repair;
 
 	/* persistence */
 	int64_t version;
@@ -195,8 +208,10 @@ void reg_session_open(struct reg *r, struct reg_gw *gw,
 		      const Prs__SessionInfo *info, bool resync);
 void reg_session_close(struct reg *r, struct reg_session *s, bool clean);
 struct reg_session *reg_session_find(struct reg_gw *gw, uint64_t sid);
+/* Applies a status chosen at `at` (ms; 0 = now) unless a newer one is
+ * held. */
 void reg_status_set(struct reg *r, struct reg_session *s, int status,
-		    const char *text);
+		    const char *text, int64_t at);
 int reg_watch_add(struct reg *r, struct reg_session *s, struct reg_user *u);
 void reg_watch_del(struct reg *r, struct reg_session *s, struct reg_user *u);
 void reg_member_add(struct reg *r, const char *thread, const char *user,
@@ -215,6 +230,9 @@ void reg_cron_typing(struct reg *r);
 void reg_resync_window_end(struct reg *r);
 /* Emits, once, what changed for each user during the hold. */
 void reg_hold_release(struct reg *r);
+/* Sends gw the registry's current views of user id (others' and own) as
+ * repair events to the audience sessions of that user on gw. */
+void reg_view_repair(struct reg *r, struct reg_gw *gw, const char *id);
 /* Marks every online user dirty with last_seen = now (online_refresh_ms). */
 void reg_online_refresh(struct reg *r);
 void reg_user_loaded(struct reg *r, const Prs__PresenceRow *row);
@@ -236,6 +254,8 @@ void reg_link_recv(void *arg, Prs__Envelope *env, uint32_t pipe);
 int reg_link_start(struct reg *r);
 void reg_link_stop(struct reg *r);
 void reg_gw_dead(struct reg *r, struct reg_gw *gw);
+/* Frees the view checks gw has waiting for the hold to end. */
+void reg_gw_vcheck_free(struct reg_gw *gw);
 void reg_cron(struct reg *r);
 void reg_flush_writes(struct reg *r);
 

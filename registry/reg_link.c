@@ -21,6 +21,9 @@
 #define LOAD_RETRY_MS  1000
 #define HELLO_EVERY_MS 500
 #define HOLD_MIN_MS    1000 /* two gateway Hello periods */
+#define RESYNC_RETRY_MS 1000 /* first repeat of an unanswered Resync */
+#define RESYNC_RETRY_MAX_MS 8000
+#define VCHECK_MAX     100000 /* user ids a gateway may ask to check */
 
 /* ---- sending ---------------------------------------------------------- */
 
@@ -42,6 +45,7 @@ reg_send_event(struct reg *r, struct reg_gw *gw, const Prs__Presence *p,
 	ev.n_targets = gw->ntgt;
 	ev.presence = (Prs__Presence *) p;
 	ev.own = own;
+	ev.repair = r->repair;
 	env.body_case = PRS__ENVELOPE__BODY_EVENT;
 	env.event = &ev;
 	gw_send(gw, &env);
@@ -80,6 +84,12 @@ send_hello(struct reg *r, struct prs_peer *peer, uint64_t peer_epoch)
 	prs_peer_send(peer, &env);
 }
 
+/* Asks gw to re-announce its sessions. A request/ack exchange: reg_cron
+ * repeats it (with a new id, backing off) until the SessionBatch with
+ * resync_end and this id arrives, since a Resync lost on the way (the
+ * gateway's inbox re-created, a pipe that died) would otherwise leave the
+ * gateway waiting for it forever. Sessions not re-announced by the end
+ * of the answer are gone. */
 static void
 send_resync(struct reg *r, struct reg_gw *gw)
 {
@@ -89,12 +99,34 @@ send_resync(struct reg *r, struct reg_gw *gw)
 
 	HASH_ITER (hh, gw->sessions, s, tmp)
 		s->stale = true;
+	if (!gw->synced || gw->resync_done)
+		gw->resync_tries = 0;
 	gw->synced = true;
 	gw->resync_done = false;
+	gw->resync_id++;
+	gw->resync_sent = prs_mono_ms();
+	rs.id = gw->resync_id;
 	env.body_case = PRS__ENVELOPE__BODY_RESYNC;
 	env.resync = &rs;
 	gw_send(gw, &env);
-	prs_info("%s: asked to re-announce its sessions", gw->name);
+	prs_info("%s: asked to re-announce its sessions%s", gw->name,
+		 gw->resync_tries > 0 ? " (again: no answer yet)" : "");
+}
+
+static void
+resync_retry(struct reg *r, struct reg_gw *gw, int64_t now)
+{
+	int64_t wait = RESYNC_RETRY_MS;
+	unsigned i;
+
+	if (!gw->synced || gw->resync_done)
+		return;
+	for (i = 0; i < gw->resync_tries && wait < RESYNC_RETRY_MAX_MS; i++)
+		wait *= 2;
+	if (now - gw->resync_sent < wait)
+		return;
+	gw->resync_tries++;
+	send_resync(r, gw);
 }
 
 static void
@@ -103,12 +135,13 @@ send_load(struct reg *r)
 	Prs__Envelope env = PRS__ENVELOPE__INIT;
 	Prs__LoadRequest lr = PRS__LOAD_REQUEST__INIT;
 
-	lr.load_id = r->epoch;
+	lr.load_id = r->load_id;
 	env.body_case = PRS__ENVELOPE__BODY_LOAD;
 	env.load = &lr;
 	if (r->pst != NULL)
 		prs_peer_send(r->pst, &env);
 	r->load_sent = prs_mono_ms();
+	r->load_next = 0;
 }
 
 /* ---- gateways --------------------------------------------------------- */
@@ -150,10 +183,69 @@ reg_gw_dead(struct reg *r, struct reg_gw *gw)
 	prs_peer_close(gw->peer);
 	prs_warn("gateway %s gone: %u sessions ended (grace applies)",
 		 gw->name, n);
+	reg_gw_vcheck_free(gw);
 	free(gw->tgt);
 	free(gw->name);
 	free(gw->address);
 	free(gw);
+}
+
+void
+reg_gw_vcheck_free(struct reg_gw *gw)
+{
+	size_t i;
+
+	for (i = 0; i < gw->nvcheck; i++)
+		free(gw->vcheck[i]);
+	free(gw->vcheck);
+	gw->vcheck = NULL;
+	gw->nvcheck = gw->capvcheck = 0;
+}
+
+/* Repairs, or (during the hold) queues the repair of, gw's views of these
+ * users: after the hold the registry's events are compared with what was
+ * loaded, not with what the gateway showed, so both kinds of stale view
+ * (an event lost in the old registry's last moments, a state that did not
+ * reach PostgreSQL) are caught here. */
+static void
+on_view_check(struct reg *r, struct reg_gw *gw, const Prs__ViewCheck *vc)
+{
+	size_t i;
+
+	for (i = 0; i < vc->n_user_ids; i++) {
+		const char *id = vc->user_ids[i];
+		if (!prs_id_valid(id, strlen(id)))
+			continue;
+		if (!r->hold) {
+			reg_view_repair(r, gw, id);
+			continue;
+		}
+		if (gw->nvcheck >= VCHECK_MAX)
+			break;
+		if (gw->nvcheck == gw->capvcheck) {
+			gw->capvcheck = gw->capvcheck ? gw->capvcheck * 2 : 256;
+			gw->vcheck = xrealloc(
+				gw->vcheck, gw->capvcheck * sizeof(*gw->vcheck));
+		}
+		gw->vcheck[gw->nvcheck++] = xstrdup(id);
+	}
+}
+
+/* The hold is over: the view checks that waited for it. */
+static void
+view_checks_release(struct reg *r)
+{
+	struct reg_gw *gw, *tmp;
+	size_t i, n = 0;
+
+	HASH_ITER (hh, r->gws, gw, tmp) {
+		for (i = 0; i < gw->nvcheck; i++)
+			reg_view_repair(r, gw, gw->vcheck[i]);
+		n += gw->nvcheck;
+		reg_gw_vcheck_free(gw);
+	}
+	if (n > 0)
+		prs_info("view checks after the hold: %zu users", n);
 }
 
 static Prs__Presence *
@@ -349,6 +441,7 @@ on_request(struct reg *r, struct reg_gw *gw, Prs__Request *q)
 	size_t i;
 
 	b.rep.req = q->req;
+	b.rep.held = r->hold;
 	if (q->sid != 0 && (s = reg_session_find(gw, q->sid)) == NULL) {
 		err = "unavailable";
 		b.rep.message = "session not known to the registry yet";
@@ -444,7 +537,10 @@ on_sessions(struct reg *r, struct reg_gw *gw, Prs__SessionBatch *sb)
 		gw_send(gw, &env);
 		free(sids);
 	}
-	if (sb->resync_end) {
+	/* The end of an answer to an older Resync proves nothing: sessions
+	 * were marked stale again when the newer one was sent. */
+	if (sb->resync_end && sb->resync_id == gw->resync_id && gw->synced &&
+	    !gw->resync_done) {
 		struct reg_session *s, *tmp;
 		gw->resync_done = true;
 		HASH_ITER (hh, gw->sessions, s, tmp) {
@@ -505,9 +601,13 @@ on_gateway(struct reg *r, Prs__Envelope *env, uint32_t pipe)
 		struct reg_session *s = reg_session_find(gw, ss->sid);
 		if (s != NULL)
 			reg_status_set(r, s, ss->status,
-				       ss->has_text ? ss->text : NULL);
+				       ss->has_text ? ss->text : NULL,
+				       ss->status_at);
 		break;
 	}
+	case PRS__ENVELOPE__BODY_VIEW_CHECK:
+		on_view_check(r, gw, env->view_check);
+		break;
 	case PRS__ENVELOPE__BODY_REQUEST:
 		on_request(r, gw, env->request);
 		break;
@@ -706,6 +806,8 @@ static void
 on_persister(struct reg *r, Prs__Envelope *env)
 {
 	r->pst_last_heard = prs_mono_ms();
+	if (r->load_id == 0)
+		r->load_id = r->epoch;
 	if (env->epoch != r->pst_epoch) {
 		prs_info("persister %s (epoch %llx)",
 			 r->pst_epoch ? "restarted" : "connected",
@@ -721,6 +823,8 @@ on_persister(struct reg *r, Prs__Envelope *env)
 	}
 	if (r->pst_next_seq != 0 && env->seq != r->pst_next_seq)
 		prs_warn("persister: sequence gap");
+	/* (A lost BatchAck is repaired by the batch's retry, a lost chunk by
+	 * the index check below; nothing else from the persister matters.) */
 	r->pst_next_seq = env->seq + 1;
 
 	switch (env->body_case) {
@@ -742,8 +846,20 @@ on_persister(struct reg *r, Prs__Envelope *env)
 	case PRS__ENVELOPE__BODY_CHUNK: {
 		Prs__LoadChunk *c = env->chunk;
 		size_t i;
-		if (r->ready || c->load_id != r->epoch)
+		if (r->ready || c->load_id != r->load_id)
 			break;
+		if (c->index != r->load_next) {
+			/* A chunk was lost: what came is applied again by the
+			 * new load (idempotently), the rest comes with it. */
+			prs_warn("state load: chunk %u lost (got %u): "
+				 "loading again",
+				 r->load_next, c->index);
+			r->load_id++;
+			r->loading = false;
+			send_load(r);
+			break;
+		}
+		r->load_next++;
 		if (c->error[0] != '\0') {
 			prs_warn("state load failed: %s (will retry)",
 				 c->error);
@@ -875,8 +991,12 @@ reg_cron(struct reg *r)
 		}
 	}
 	reg_cron_typing(r);
-	if (r->hold && hold_over(r, now))
+	HASH_ITER (hh, r->gws, gw, tmp)
+		resync_retry(r, gw, now);
+	if (r->hold && hold_over(r, now)) {
 		reg_hold_release(r);
+		view_checks_release(r);
+	}
 	if (r->ready && r->cfg.online_refresh_ms > 0 &&
 	    now - r->refresh_last >= r->cfg.online_refresh_ms) {
 		if (r->refresh_last != 0)

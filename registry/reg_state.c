@@ -66,6 +66,7 @@ reg_view(const struct reg_user *u, bool own, int64_t now, Prs__Presence *p)
 	p->last_seen = on ? now : u->last_seen;
 	p->since = own ? u->since_own : u->since_pub;
 	p->meta = u->meta ? u->meta : "";
+	p->status_at = u->status_at;
 }
 
 static void
@@ -171,6 +172,10 @@ send_targets(struct reg *r, const Prs__Presence *p, bool own,
 	HASH_ITER (hh, r->gws, gw, tmp) {
 		if (gw->ntgt == 0)
 			continue;
+		if (r->only_gw != NULL && gw != r->only_gw) {
+			gw->ntgt = 0; /* a view repair for one gateway */
+			continue;
+		}
 		if (p != NULL)
 			reg_send_event(r, gw, p, own);
 		else
@@ -282,6 +287,10 @@ reg_hold_release(struct reg *r)
 	size_t n = 0;
 
 	r->hold = false;
+	/* What changed during the hold is compared with what was loaded, not
+	 * with what each gateway last showed: a gateway drops the ones its
+	 * clients already see (repair events). */
+	r->repair = true;
 	for (u = r->held_head; u != NULL; u = next) {
 		struct reg_held *h = u->held;
 		struct snap b = {h->ps,    h->os,    h->po,  h->oo,
@@ -299,7 +308,29 @@ reg_hold_release(struct reg *r)
 		held_free(u);
 	}
 	r->held_head = NULL;
+	r->repair = false;
 	prs_info("gateways re-announced: %zu held changes published", n);
+}
+
+void
+reg_view_repair(struct reg *r, struct reg_gw *gw, const char *id)
+{
+	struct reg_user *u;
+	int64_t now = prs_now_ms();
+
+	if (!prs_id_valid(id, strlen(id)))
+		return;
+	u = reg_user_get(r, id);
+	/* Loaded as online and not re-announced (yet): not a truth to show;
+	 * the end of the resync window settles it with a repair event. */
+	if (u->pending)
+		return;
+	r->only_gw = gw;
+	r->repair = true;
+	emit_others(r, u, now);
+	emit_own(r, u, NULL, now);
+	r->only_gw = NULL;
+	r->repair = false;
 }
 
 /* Compares u with the snapshot taken before a change and emits what
@@ -396,18 +427,40 @@ reg_session_find(struct reg_gw *gw, uint64_t sid)
 	return s;
 }
 
+/* Makes s watch exactly what info lists: the gateway's record is what
+ * the client asked for, and a watch or unwatch lost on the way is
+ * repaired by the next re-announce. */
 static void
 session_watches_sync(struct reg *r, struct reg_session *s,
 		     const Prs__SessionInfo *info)
 {
+	uint64_t mark = ++r->mark;
+	struct reg_watch *w, *wtmp;
 	size_t i;
+
 	for (i = 0; i < info->n_watches; i++) {
 		const char *id = info->watches[i];
+		struct reg_user *u;
 		if (!prs_id_valid(id, strlen(id)))
 			continue;
-		if (reg_watch_add(r, s, reg_user_get(r, id)) < 0)
+		u = reg_user_get(r, id);
+		if (reg_watch_add(r, s, u) < 0)
 			break;
+		u->mark = mark;
 	}
+	HASH_ITER (hh, s->watches, w, wtmp) {
+		if (w->u->mark != mark)
+			reg_watch_del(r, s, w->u);
+	}
+}
+
+static char *
+text_valid_dup(bool has_text, const char *text)
+{
+	if (!has_text || strlen(text) > TEXT_MAX ||
+	    !prs_utf8_valid(text, strlen(text)))
+		return NULL;
+	return xstrdup(text);
 }
 
 void
@@ -428,8 +481,18 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	}
 	if (s != NULL) {
 		if (strcmp(s->user->id, info->user_id) == 0) {
-			s->stale = false; /* re-announced: nothing changed */
+			int st = info->status;
+			s->stale = false; /* re-announced */
 			session_watches_sync(r, s, info);
+			/* A status chosen after the one we hold: its SetStatus
+			 * was lost on the way. */
+			if (info->status_set &&
+			    info->status_at > s->user->status_at &&
+			    st >= ST_ONLINE && st <= ST_INVISIBLE)
+				reg_status_set(r, s, st,
+					       info->has_text ? info->text
+							      : NULL,
+					       info->status_at);
 			return;
 		}
 		reg_session_close(r, s, false);
@@ -441,17 +504,17 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	/* A hello's status_set means the client chose a status; in a resync
 	 * it means the session holds the user's latest known status (the
 	 * gateway follows it across devices), newer than what was loaded. */
-	if (!was_live || info->status_set) {
+	/* ... unless another session holds a newer choice (status_at). */
+	if (!was_live ||
+	    (info->status_set && info->status_at >= u->status_at)) {
 		int st = info->status;
 		u->status =
 			st >= ST_ONLINE && st <= ST_INVISIBLE ? st : ST_ONLINE;
+		u->status_at =
+			info->status_at > 0 ? info->status_at : prs_now_ms();
 		old_text = u->text;
 		set_text = true;
-		u->text = info->has_text && strlen(info->text) <= TEXT_MAX &&
-					  prs_utf8_valid(info->text,
-							 strlen(info->text))
-				  ? xstrdup(info->text)
-				  : NULL;
+		u->text = text_valid_dup(info->has_text, info->text);
 	}
 	/* meta is the object from the most recent hello (null if it had
 	 * none); a re-announce is not a new hello and only fills a gap. */
@@ -518,7 +581,7 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 
 void
 reg_status_set(struct reg *r, struct reg_session *s, int status,
-	       const char *text)
+	       const char *text, int64_t at)
 {
 	struct reg_user *u = s->user;
 	char *old = u->text;
@@ -526,11 +589,15 @@ reg_status_set(struct reg *r, struct reg_session *s, int status,
 
 	if (status < ST_ONLINE || status > ST_INVISIBLE)
 		return;
+	/* The latest choice wins, whichever device's message comes last. */
+	if (at > 0 && at < u->status_at)
+		return;
 	if (text != NULL &&
 	    (strlen(text) > TEXT_MAX || !prs_utf8_valid(text, strlen(text))))
 		return;
 	snap_take(u, &b);
 	u->status = status;
+	u->status_at = at > 0 ? at : prs_now_ms();
 	u->text = text ? xstrdup(text) : NULL;
 	publish(r, u, &b, s, 0);
 	free(old);
@@ -740,6 +807,10 @@ reg_resync_window_end(struct reg *r)
 	struct reg_user *u, *tmp;
 	int n = 0;
 
+	/* Compared with what was loaded, not with what gateways showed: a
+	 * user who left while the registry was down is news to watchers, one
+	 * who left before its last state reached PostgreSQL is not. */
+	r->repair = true;
 	HASH_ITER (hh, r->users, u, tmp) {
 		struct snap b;
 		if (!u->pending)
@@ -749,6 +820,7 @@ reg_resync_window_end(struct reg *r)
 		publish(r, u, &b, NULL, pending_last_seen(r, u));
 		n++;
 	}
+	r->repair = false;
 	prs_info("resync window closed: %d users without a live session "
 		 "went offline",
 		 n);
@@ -826,6 +898,7 @@ reg_state_free(struct reg *r)
 		}
 		HASH_DEL(r->gws, gw);
 		prs_peer_close(gw->peer);
+		reg_gw_vcheck_free(gw);
 		free(gw->tgt);
 		free(gw->name);
 		free(gw->address);
