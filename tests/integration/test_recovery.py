@@ -402,6 +402,50 @@ class RegistryRestartTest(RecoveryBase):
         self.wait_db([a, w])
 
 
+class ViewRepairTest(RecoveryBase):
+    """After a registry restart the new registry compares what it knows
+    with what each gateway last showed its clients (ViewCheck), and only
+    real differences reach them: a change whose write never reached
+    PostgreSQL before the kill is not shown a second time."""
+
+    def test_unwritten_changes_are_not_repeated(self):
+        t, ids, clients = self.group(3, [0, 1], "v")
+        w0, w1 = uid("w"), uid("w")
+        self.sys.put_members(t, ids + [w0, w1])
+        cw = [self.connect(w0, gw=0), self.connect(w1, gw=1)]
+        self.wait_db(ids + [w0, w1])
+        # Writes stop reaching PostgreSQL: it keeps both users online.
+        self.sys.kill_persister(signal.SIGKILL)
+        gone, busy = ids[0], ids[1]
+        clients[gone].bye()
+        self.assertOk(clients[busy].request("set_status", status="dnd",
+                                            text="x"))
+        for c in cw:
+            c.expect_presence(gone, "offline")
+            c.expect_presence(busy, "dnd")
+        self.sys.kill_registry(signal.SIGKILL)
+        self.sys.start_persister()
+        self.sys.start_registry()
+        self.sys.wait_serving()
+        # The new registry loads both as online: busy is re-announced with
+        # dnd (a change as far as it can tell), gone is not and goes
+        # offline when the window closes. Both are what the watchers saw.
+        for c in cw:
+            for u in (gone, busy):
+                c.expect_no_presence(u, 0.1)
+        cw[0].expect_no_presence(gone, self.RESYNC_MS / 1000.0 + 1.5)
+        for c in cw:
+            c.expect_no_presence(busy, 0.1)
+            self.alive(c)
+        view = self.wait_db(ids + [w0, w1])
+        self.assertPresence(view[gone], gone, status="offline",
+                            is_online=False)
+        self.assertPresence(view[busy], busy, status="dnd", text="x")
+        m = self.sys.http("GET", "/metrics", gw=0).text
+        self.assertRegex(m, r"presence_gateway_view_repairs_dropped_total "
+                         r"[1-9]")
+
+
 class PersisterOutageTest(RecoveryBase):
     """Invariant 3: persister killed, PostgreSQL stopped: presence goes on,
     writes are coalesced and flushed when back."""
