@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fault-injection run: invariant 5 of ../shared/DESIGN.md §3 under chaos.
+"""Fault-injection run: recovery invariant 5 of docs/DESIGN.md under chaos.
 
 One System (tests/integration/harness.py) with two gateways. A few hundred
 clients (one thread each) connect over both gateways; users share threads

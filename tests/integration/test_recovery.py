@@ -1,4 +1,4 @@
-"""Recovery invariants (../shared/DESIGN.md §3): real processes are killed
+"""Recovery invariants (docs/DESIGN.md): real processes are killed
 with SIGKILL, SIGTERM and SIGSTOP while clients are connected and change
 status, and the outcome is asserted as clients, watchers and PostgreSQL see
 it. Also the NNG hardening of common/prs_link.c (listener bug #1518, peer
