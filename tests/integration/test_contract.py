@@ -1,0 +1,218 @@
+"""Contract points a lenient library would let through (PROTOCOL.md §6):
+HTTP request heads that RFC 9112 says must be refused. Every case goes
+through a real socket to a real gateway, next to a well-formed twin that
+must still be accepted, so a 400 is known to come from the defect under
+test."""
+
+import json
+import socket
+import time
+import unittest
+
+from harness import WAIT, SystemTestCase
+
+QUERY_BODY = '{"user_ids":[]}'
+
+
+class RawHttp:
+    """A raw TCP client, for requests http.client refuses to send."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), WAIT)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.s.settimeout(WAIT)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def response(self):
+        """(status, body) of the next response."""
+        while b"\r\n\r\n" not in self.buf:
+            self._more("a response head")
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = 0
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length":
+                length = int(v.strip())
+        while len(self.buf) < length:
+            self._more("a response body")
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return status, body
+
+    def _more(self, what):
+        chunk = self.s.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed before %s (got %r)"
+                                 % (what, self.buf[:200]))
+        self.buf += chunk
+
+    def closed_by_server(self, timeout=WAIT):
+        """True once the server closes (EOF or reset) within timeout, with
+        nothing more sent."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.s.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                chunk = self.s.recv(65536)
+            except socket.timeout:
+                return False
+            except ConnectionError:
+                return True
+            if not chunk:
+                return not self.buf
+            self.buf += chunk
+        return False
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+class HttpHeadTest(SystemTestCase):
+    """RFC 9112 framing rules: each bad head gets 400 and the connection is
+    closed (after it nothing the client sent can be trusted to be framed
+    the way the gateway would read it)."""
+
+    AUTH = "none"
+
+    def setUp(self):
+        super().setUp()
+        self.raws = []
+
+    def tearDown(self):
+        for r in self.raws:
+            r.close()
+        super().tearDown()
+
+    def raw(self):
+        r = RawHttp(self.sys.port())
+        self.raws.append(r)
+        return r
+
+    def exchange(self, request):
+        r = self.raw()
+        r.send(request)
+        return r, r.response()
+
+    def assert_refused(self, request):
+        r, (status, body) = self.exchange(request)
+        self.assertEqual(status, 400, (request, body))
+        err = json.loads(body.decode()).get("error", {})
+        self.assertEqual(err.get("code"), "bad_request", body)
+        self.assertTrue(r.closed_by_server(),
+                        "not closed after 400: %r" % (request,))
+
+    def assert_accepted(self, request):
+        r, (status, body) = self.exchange(request)
+        self.assertEqual(status, 200, (request, body))
+        return r
+
+    def query(self, headers, body=QUERY_BODY, sep="\r\n"):
+        """A POST /v1/presence/query with the given header lines (each
+        without its line end) and body."""
+        lines = ["POST /v1/presence/query HTTP/1.1", "Host: x"] + headers
+        return sep.join(lines) + sep + sep + body
+
+    def test_whitespace_before_colon(self):
+        cl = "Content-Length: %d" % len(QUERY_BODY)
+        self.assert_accepted(self.query([cl]))
+        # The replay of the finding: answered 200 before.
+        self.assert_refused(self.query(["Content-Length : 15"]))
+        self.assert_refused(self.query(["Content-Length\t: 15"]))
+        self.assert_refused(self.query([cl, "X-Trace : 1"]))
+
+    def test_duplicate_or_conflicting_content_length(self):
+        n = len(QUERY_BODY)
+        for hdrs in (["Content-Length: %d" % n, "Content-Length: %d" % n],
+                     ["Content-Length: %d" % n, "Content-Length: 4"],
+                     ["Content-Length: 4", "Content-Length: %d" % n],
+                     ["Content-Length: %d, %d" % (n, n)],
+                     ["Content-Length: %d" % n, "X-A: b",
+                      "content-length: %d" % n]):
+            with self.subTest(hdrs=hdrs):
+                self.assert_refused(self.query(hdrs))
+
+    def test_content_length_with_transfer_encoding(self):
+        chunked = "%x\r\n%s\r\n0\r\n\r\n" % (len(QUERY_BODY), QUERY_BODY)
+        self.assert_accepted(self.query(["Transfer-Encoding: chunked"],
+                                        chunked))
+        for hdrs in (["Content-Length: %d" % len(chunked),
+                      "Transfer-Encoding: chunked"],
+                     ["Transfer-Encoding: chunked",
+                      "Content-Length: %d" % len(chunked)]):
+            with self.subTest(hdrs=hdrs):
+                self.assert_refused(self.query(hdrs, chunked))
+
+    def test_obs_fold(self):
+        cl = "Content-Length: %d" % len(QUERY_BODY)
+        self.assert_accepted(self.query([cl, "X-Note: a b"]))
+        for fold in ("X-Note: a\r\n b", "X-Note: a\r\n\tb",
+                     "X-Note:\r\n b"):
+            with self.subTest(fold=fold):
+                self.assert_refused(self.query([cl, fold]))
+
+    def test_bare_cr_or_lf(self):
+        cl = "Content-Length: %d" % len(QUERY_BODY)
+        cases = [
+            ("LF everywhere", self.query([cl], sep="\n")),
+            ("LF after the request line",
+             "GET /healthz HTTP/1.1\nHost: x\r\n\r\n"),
+            ("LF after a header", "GET /healthz HTTP/1.1\r\nHost: x\n\r\n"),
+            ("LF as the empty line",
+             "GET /healthz HTTP/1.1\r\nHost: x\r\n\n"),
+            ("CR inside a value",
+             "GET /healthz HTTP/1.1\r\nHost: x\rX-A: b\r\n\r\n"),
+            ("CR after the request line",
+             "GET /healthz HTTP/1.1\rHost: x\r\n\r\n"),
+            ("CR as the empty line",
+             "GET /healthz HTTP/1.1\r\nHost: x\r\n\rX"),
+        ]
+        self.assert_accepted("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        for name, req in cases:
+            with self.subTest(name):
+                self.assert_refused(req)
+
+    def test_invalid_header_name(self):
+        self.assert_accepted("GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                             "X-A.b_c~d!#$%&'*+^`|: v\r\n\r\n")
+        for name in ("X(A)", 'X"A', "X/A", "X@A", "X[A]", "X{A}", "X=A",
+                     "X,A", "X;A", "X?A", "X\\A", "X\x01A", "X\x7fA",
+                     "X\xe9A", "X A", ""):
+            with self.subTest(name=name):
+                self.assert_refused(
+                    ("GET /healthz HTTP/1.1\r\nHost: x\r\n%s: v\r\n\r\n"
+                     % name).encode("latin-1"))
+
+    def test_request_target_whitespace_or_control(self):
+        for target in ("/heal\tthz", "/heal\x0cthz", "/heal\x0bthz",
+                       "/heal\x00thz", "/heal\x01thz", "/heal\x7fthz",
+                       "/heal thz", " /healthz", "/healthz "):
+            with self.subTest(target=target):
+                self.assert_refused(
+                    ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target)
+                    .encode("latin-1"))
+
+    def test_pipelined_requests_still_served(self):
+        # The head check runs per request: bodies and following requests
+        # in the same segment are framed as before.
+        q = self.query(["Content-Length: %d" % len(QUERY_BODY)])
+        r = self.raw()
+        r.send(q + q + "\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in range(3):
+            self.assertEqual(r.response()[0], 200)
+        # A bad one after a good one: the good one is answered first.
+        r = self.raw()
+        r.send(q + "GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n")
+        self.assertEqual(r.response()[0], 200)
+        self.assertEqual(r.response()[0], 400)
+        self.assertTrue(r.closed_by_server())
+
+
+if __name__ == "__main__":
+    unittest.main()
