@@ -1,15 +1,20 @@
-"""Contract points a lenient library would let through (PROTOCOL.md §6):
-HTTP request heads that RFC 9112 says must be refused. Every case goes
-through a real socket to a real gateway, next to a well-formed twin that
-must still be accepted, so a 400 is known to come from the defect under
-test."""
+"""Contract points a lenient library would let through (PROTOCOL.md §2,
+§6): HTTP request heads that RFC 9112 says must be refused, and JWTs whose
+"alg" is not exactly "HS256". Every case goes through a real socket to a
+real gateway, next to a well-formed twin that must still be accepted, so a
+refusal is known to come from the defect under test."""
 
+import base64
+import hashlib
+import hmac
 import json
 import socket
 import time
 import unittest
 
-from harness import WAIT, SystemTestCase
+import websocket
+
+from harness import WAIT, SystemTestCase, uid
 
 QUERY_BODY = '{"user_ids":[]}'
 
@@ -212,6 +217,68 @@ class HttpHeadTest(SystemTestCase):
         self.assertEqual(r.response()[0], 200)
         self.assertEqual(r.response()[0], 400)
         self.assertTrue(r.closed_by_server())
+
+
+# ---------------------------------------------------------------- JWT
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256_token(secret, header, claims):
+    """A JWT with exactly this header, HS256-signed with secret (whatever
+    the header says)."""
+    signing = "%s.%s" % (b64url(json.dumps(header).encode()),
+                         b64url(json.dumps(claims).encode()))
+    mac = hmac.new(secret.encode(), signing.encode(), hashlib.sha256)
+    return signing + "." + b64url(mac.digest())
+
+
+class JwtAlgTest(SystemTestCase):
+    """RFC 7515 §4.1.1: "alg" is case-sensitive; only "HS256" is ours."""
+
+    AUTH = "jwt"
+    BAD_ALGS = ("hs256", "Hs256", "HS256 ", "hS256")
+
+    def token(self, alg, sub):
+        return hs256_token(self.sys.jwt_secret, {"alg": alg, "typ": "JWT"},
+                           {"sub": sub, "exp": int(time.time()) + 3600})
+
+    def test_exact_hs256_accepted(self):
+        u = uid("alg")
+        c = self.client(headers={"Authorization": "Bearer " +
+                                 self.token("HS256", u)})
+        self.assertEqual(c.hello()["user_id"], u)
+
+    def test_other_case_is_401_at_upgrade(self):
+        for alg in self.BAD_ALGS:
+            for how in ("header", "query"):
+                with self.subTest(alg=alg, how=how):
+                    tok = self.token(alg, uid("alg"))
+                    kw = ({"headers": {"Authorization": "Bearer " + tok}}
+                          if how == "header" else {"query": {"token": tok}})
+                    with self.assertRaises(
+                            websocket.WebSocketBadStatusException) as cm:
+                        self.client(**kw)
+                    self.assertEqual(cm.exception.status_code, 401)
+
+    def test_other_case_in_hello_is_unauthorized_1008(self):
+        for alg in self.BAD_ALGS:
+            with self.subTest(alg=alg):
+                c = self.client()
+                c.send({"type": "hello", "token": self.token(alg, uid())})
+                self.assertError(c.expect(("welcome", "error")),
+                                 "unauthorized")
+                c.expect_close(1008)
+
+    def test_other_case_is_401_on_http_api(self):
+        u = uid("alg")
+        r = self.sys.http("GET", "/v1/users/%s/presence" % u,
+                          token=self.token("HS256", u))
+        self.assertEqual(r.status // 100, 2, r)
+        r = self.sys.http("GET", "/v1/users/%s/presence" % u,
+                          token=self.token("hs256", u))
+        self.assertEqual(r.status, 401, r)
 
 
 if __name__ == "__main__":
