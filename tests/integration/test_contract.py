@@ -1,14 +1,17 @@
-"""Contract points a lenient library would let through (PROTOCOL.md §2,
-§6): HTTP request heads that RFC 9112 says must be refused, and JWTs whose
-"alg" is not exactly "HS256". Every case goes through a real socket to a
-real gateway, next to a well-formed twin that must still be accepted, so a
-refusal is known to come from the defect under test."""
+"""Contract points a lenient library would let through (PROTOCOL.md §1,
+§2, §6): HTTP request heads that RFC 9112 says must be refused, JWTs whose
+"alg" is not exactly "HS256", and WebSocket close frames that RFC 6455
+says are errors. Every case goes through a real socket to a real gateway,
+next to a well-formed twin that must still be accepted, so a refusal or a
+close code is known to come from the defect under test."""
 
 import base64
 import hashlib
 import hmac
 import json
+import os
 import socket
+import struct
 import time
 import unittest
 
@@ -279,6 +282,156 @@ class JwtAlgTest(SystemTestCase):
         r = self.sys.http("GET", "/v1/users/%s/presence" % u,
                           token=self.token("hs256", u))
         self.assertEqual(r.status, 401, r)
+
+
+# ---------------------------------------------------------------- close
+
+def ws_frame(payload, opcode=1):
+    """One final client frame, masked."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    n = len(payload)
+    if n < 126:
+        hdr = bytes([0x80 | opcode, 0x80 | n])
+    else:
+        hdr = bytes([0x80 | opcode, 0x80 | 126]) + struct.pack(">H", n)
+    mask = os.urandom(4)
+    return hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+class RawWs:
+    """A WebSocket client on a bare socket: sends exactly the frames it is
+    given and reads the server's frames itself."""
+
+    def __init__(self, port, user):
+        self.s = socket.create_connection(("127.0.0.1", port), WAIT)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.s.settimeout(WAIT)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall(("GET /v1/ws?user_id=%s HTTP/1.1\r\nHost: x\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Version: 13\r\n"
+                        "Sec-WebSocket-Key: %s\r\n\r\n"
+                        % (user, key)).encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self._more()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise AssertionError("upgrade refused: %r" % head)
+        self.send(ws_frame(json.dumps({"type": "hello"})))
+        while True:
+            op, data = self.frame()
+            if op == 1 and json.loads(data)["type"] == "welcome":
+                break
+            if op == 8:
+                raise AssertionError("closed before welcome: %r" % data)
+
+    def _more(self):
+        chunk = self.s.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed (buffered %r)"
+                                 % self.buf[:100])
+        self.buf += chunk
+
+    def _take(self, n):
+        while len(self.buf) < n:
+            self._more()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def frame(self):
+        """(opcode, payload) of the server's next frame (never masked)."""
+        b0, b1 = self._take(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack(">H", self._take(2))[0]
+        elif n == 127:
+            n = struct.unpack(">Q", self._take(8))[0]
+        return b0 & 0x0F, self._take(n)
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def close_code(self):
+        """The code of the server's close frame (None if it has none);
+        text and pings before it are skipped."""
+        while True:
+            op, data = self.frame()
+            if op == 8:
+                return struct.unpack(">H", data[:2])[0] if data else None
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+class CloseFrameTest(SystemTestCase):
+    """RFC 6455 §5.5.1 and §7.4: the close frame's own payload rules."""
+
+    AUTH = "none"
+
+    def setUp(self):
+        super().setUp()
+        self.raws = []
+
+    def tearDown(self):
+        for r in self.raws:
+            r.close()
+        super().tearDown()
+
+    def ws(self):
+        r = RawWs(self.sys.port(), uid("close"))
+        self.raws.append(r)
+        return r
+
+    def answer(self, payload):
+        c = self.ws()
+        c.send(ws_frame(payload, opcode=8))
+        return c.close_code()
+
+    def test_one_byte_payload_1002(self):
+        self.assertEqual(self.answer(b"\x03"), 1002)
+
+    def test_invalid_codes_1002(self):
+        for code in (0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999,
+                     5000, 65535):
+            with self.subTest(code=code):
+                self.assertEqual(self.answer(struct.pack(">H", code)), 1002)
+                self.assertEqual(
+                    self.answer(struct.pack(">H", code) + b"why"), 1002)
+
+    def test_valid_codes_echoed(self):
+        for code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
+                     1012, 1013, 1014, 3000, 4000, 4999):
+            with self.subTest(code=code):
+                self.assertEqual(
+                    self.answer(struct.pack(">H", code) + b"bye"), code)
+        self.assertIsNone(self.answer(b""))
+
+    def test_valid_utf8_reason_echoed(self):
+        self.assertEqual(self.answer(struct.pack(">H", 1000) +
+                                     "au revoir, \u00e9t\u00e9 \u2603"
+                                     .encode()), 1000)
+
+    def test_invalid_utf8_reason_1007(self):
+        for reason in (b"\xff", b"ok\xc3", b"\xc3\x28", b"\xc0\xaf",
+                       b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"a\x80b"):
+            with self.subTest(reason=reason):
+                self.assertEqual(
+                    self.answer(struct.pack(">H", 1000) + reason), 1007)
+
+    def test_invalid_utf8_reason_split_1007(self):
+        # The frame arrives in two reads, the reason's bad byte in the
+        # second, right after the code's second byte.
+        c = self.ws()
+        f = ws_frame(struct.pack(">H", 1000) + b"\xff", opcode=8)
+        c.send(f[:7])
+        time.sleep(0.2)
+        c.send(f[7:])
+        self.assertEqual(c.close_code(), 1007)
 
 
 if __name__ == "__main__":
