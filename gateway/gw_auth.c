@@ -3,13 +3,15 @@
  * OpenSSL's HMAC and CRYPTO_memcmp over the exact "header.payload" bytes
  * of the token, so the comparison takes the same time whatever the bytes
  * (libjwt compares its own way, and a timing leak there would let an
- * attacker forge a signature byte by byte). Only then does libjwt decode
- * the token (and check the signature again against the algorithm the
- * token names), after which we insist the algorithm is HS256: anything
- * else, "none" included, is refused. Claims are read from the token's
- * JSON with jansson, which tells numbers, strings and booleans apart
- * exactly (jwt_get_grant_int turns a string "exp" into 0 without an
- * error).
+ * attacker forge a signature byte by byte). Then the header's "alg" must
+ * be exactly "HS256", read by us: libjwt matches algorithm names ignoring
+ * case, and RFC 7515 makes them case-sensitive, so "hs256" is refused
+ * like "none" or "HS512". Only then does libjwt decode the token (and
+ * check the signature again against the algorithm the token names), and
+ * we insist once more that it took the algorithm as HS256. Claims are
+ * read from the token's JSON with jansson, which tells numbers, strings
+ * and booleans apart exactly (jwt_get_grant_int turns a string "exp" into
+ * 0 without an error).
  */
 #include "gw_auth.h"
 
@@ -29,14 +31,62 @@
 #define SECRET_MAX 4096
 #define SIG_B64LEN 43 /* base64url of 32 bytes, unpadded */
 
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			     "abcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Decodes unpadded base64url s[0..n) into out (room for n bytes). Returns
+ * the length, or -1 for a character outside the alphabet or a length no
+ * encoding has. */
+static long
+b64url_decode(const char *s, size_t n, unsigned char *out)
+{
+	uint32_t acc = 0;
+	size_t i, k = 0;
+	int bits = 0;
+
+	if (n % 4 == 1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const char *p = s[i] != '\0' ? strchr(b64url, s[i]) : NULL;
+		if (p == NULL)
+			return -1;
+		acc = (acc << 6 | (uint32_t) (p - b64url)) & 0xffffff;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[k++] = (unsigned char) (acc >> bits);
+		}
+	}
+	return (long) k;
+}
+
+/* True when the JOSE header, the base64url text tok[0..n), is a JSON
+ * object without repeated names whose "alg" is exactly "HS256". */
+static bool
+alg_is_hs256(const char *tok, size_t n)
+{
+	unsigned char *raw = xmalloc(n + 1);
+	long len = b64url_decode(tok, n, raw);
+	json_t *hdr = NULL, *alg;
+	bool ok;
+
+	if (len >= 0)
+		hdr = json_loadb((const char *) raw, (size_t) len,
+				 JSON_REJECT_DUPLICATES, NULL);
+	alg = json_object_get(hdr, "alg");
+	ok = json_is_string(alg) && json_string_length(alg) == 5 &&
+	     memcmp(json_string_value(alg), "HS256", 5) == 0;
+	json_decref(hdr);
+	free(raw);
+	return ok;
+}
+
 /* True when tok (NUL-free, len bytes) is three dot-separated parts whose
  * third is the unpadded base64url HS256 MAC of the first two under key.
  * Constant time in the compared bytes. */
 static bool
 hs256_ok(const unsigned char *key, size_t klen, const char *tok, size_t len)
 {
-	static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				     "abcdefghijklmnopqrstuvwxyz0123456789-_";
 	const char *d1 = memchr(tok, '.', len), *d2;
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
@@ -102,6 +152,10 @@ gw_auth_verify(const struct gw_config *cfg, const char *token, size_t len,
 		goto out; /* embedded NUL */
 	if (!hs256_ok(cfg->jwt_secret, cfg->jwt_secret_len, tok, len)) {
 		prs_debug("jwt: malformed token or bad HS256 signature");
+		goto out;
+	}
+	if (!alg_is_hs256(tok, (size_t) (strchr(tok, '.') - tok))) {
+		prs_debug("jwt: alg is not exactly HS256");
 		goto out;
 	}
 	if (jwt_decode(&jwt, tok, cfg->jwt_secret,

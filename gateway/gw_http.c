@@ -4,7 +4,9 @@
  * none of it. Every size is capped before it is buffered: request line
  * (414), header count and sizes (431, the total through
  * http_parser_set_max_header_size), body (413), and a request must arrive
- * within http_request_timeout_ms (408).
+ * within http_request_timeout_ms (408). Each request head passes the
+ * strict check of gw_head.c before the parser sees it (400 for what the
+ * lenient parser would frame its own way).
  *
  * One request at a time: the parser is paused at the end of each message;
  * a synchronous answer lets it continue with pipelined bytes at once,
@@ -25,6 +27,7 @@
 #include <strings.h>
 
 #include "gw_auth.h"
+#include "gw_head.h"
 #include "gw_json.h"
 #include "gw_reg.h"
 #include "gw_server.h"
@@ -74,6 +77,7 @@ enum route {
 
 struct gw_http {
 	http_parser p;
+	struct gw_head head; /* the strict check of the current head */
 	struct gw_buf url;
 	struct gw_buf val;
 	char field[FIELD_MAX + 1];
@@ -1144,6 +1148,10 @@ on_headers_complete(http_parser *p)
 	if (h->hstate == 2)
 		header_done(h);
 	gw_buf_free(&h->val);
+	/* The parser saw the head end where the check did not: refuse
+	 * rather than trust either framing. */
+	if (!gw_head_done(&h->head))
+		return fail(h, 400, "malformed request head");
 	h->has_body =
 		h->hdr[H_TRANSFER_ENCODING] != NULL ||
 		(p->content_length > 0 && p->content_length != ULLONG_MAX);
@@ -1179,6 +1187,7 @@ on_message_complete(http_parser *p)
 
 	h->begun = false;
 	h->keep_alive = http_should_keep_alive(p) != 0;
+	gw_head_reset(&h->head);
 	route(c);
 	if (!p->upgrade)
 		http_parser_pause(p, 1); /* one request at a time */
@@ -1211,14 +1220,24 @@ parse_error(struct gw_conn *c, enum http_errno e)
 			      true);
 }
 
+/* Feeds data to the parser, through the head check: the parser only
+ * ever gets bytes the check has passed (a head up to its end, or body),
+ * and bytes up to an offending one first, so a cap the parser hits
+ * earlier in the same head still answers with its own status. */
 static void
 process(struct gw_conn *c, const char *data, size_t len)
 {
 	while (len > 0 && c->state == GW_CONN_HTTP) {
 		struct gw_http *h = c->http;
-		size_t n = http_parser_execute(&h->p, &settings, data, len);
-		enum http_errno e = HTTP_PARSER_ERRNO(&h->p);
+		size_t ok = gw_head_scan(&h->head, data, len), n = 0;
+		enum http_errno e = HPE_OK;
 
+		/* Never a zero length: that tells the parser the peer ended.
+		 */
+		if (ok > 0) {
+			n = http_parser_execute(&h->p, &settings, data, ok);
+			e = HTTP_PARSER_ERRNO(&h->p);
+		}
 		if (c->state == GW_CONN_WS) {
 			/* Upgraded: the rest is WebSocket bytes. */
 			gw_http_free(c);
@@ -1243,7 +1262,15 @@ process(struct gw_conn *c, const char *data, size_t len)
 			parse_error(c, e);
 			return;
 		}
-		return;
+		if (h->head.err != NULL) {
+			fail(h, 400, h->head.err);
+			parse_error(c, e);
+			return;
+		}
+		if (n < ok || (h->p.upgrade && !h->begun))
+			return; /* after an upgrade we do not follow */
+		data += n;
+		len -= n;
 	}
 }
 
@@ -1261,6 +1288,7 @@ gw_http_attach(struct gw_conn *c)
 	struct gw_http *h = xcalloc(1, sizeof(*h));
 
 	http_parser_init(&h->p, HTTP_REQUEST);
+	gw_head_reset(&h->head);
 	h->p.data = c;
 	h->keep_alive = true;
 	c->http = h;

@@ -207,8 +207,7 @@ conn_free(struct gw_conn *c)
 	if (c->npending > 0)
 		gw_reg_detach(srv, c);
 	gw_http_free(c);
-	if (c->ws != NULL)
-		wslay_event_context_free(c->ws);
+	gw_ws_free(c);
 	free(c->auth_user);
 	free(c);
 }

@@ -60,6 +60,7 @@ enum gw_conn_state {
 struct gw_server;
 struct gw_session;
 struct gw_http;
+struct gw_ws_close_in;
 
 struct gw_conn {
 	ev_io rio;
@@ -86,7 +87,8 @@ struct gw_conn {
 	int64_t rl_last_over;  /* monotonic ms of the last refused message */
 	struct gw_http *http;  /* HTTP state, only while speaking HTTP */
 	wslay_event_context_ptr ws;
-	struct gw_session *sess;     /* after hello */
+	struct gw_ws_close_in *close_in; /* a client's close frame (gw_ws.c) */
+	struct gw_session *sess;         /* after hello */
 	char *auth_user;             /* identity established at the upgrade */
 	struct gw_conn *prev, *next; /* srv->conns */
 	struct gw_conn *hprev, *hnext; /* srv hello FIFO (awaiting hello) */

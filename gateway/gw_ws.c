@@ -9,11 +9,24 @@
  * same buffer without them ever interleaving. Input is handed to wslay
  * from our single read buffer through a cursor (one read per readiness
  * event rather than reading until EAGAIN).
+ *
+ * A client's close frame is judged and answered here, not by wslay: wslay
+ * 1.1 answers a 1-byte close payload with a close without a code, refuses
+ * the registered codes 1012-1014, and checks the reason's UTF-8 per read
+ * chunk from offset 2 of each chunk (so a frame split across reads can
+ * slip an invalid byte past it). We collect the payload through the frame
+ * callbacks and answer when the frame ends: 1002 for a 1-byte payload or a
+ * code not allowed on the wire, 1007 for a reason that is not UTF-8, else
+ * the client's code echoed. Still wslay's: a reason it finds invalid
+ * mid-frame gets its 1007 first (right for every frame that arrives in one
+ * read; a valid multi-byte reason split across reads may get that 1007
+ * too).
  */
 #include "gw_ws.h"
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gw_server.h"
@@ -21,6 +34,17 @@
 #include "prs_util.h"
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+#define WS_CONTROL_MAX 125 /* payload bytes of a control frame */
+
+/* The payload of the close frame a client is sending, allocated when its
+ * first close frame starts (once per connection at most). */
+struct gw_ws_close_in {
+	bool open;     /* between the frame's start and end */
+	bool overflow; /* more than a control frame may carry */
+	uint8_t len;
+	uint8_t buf[WS_CONTROL_MAX];
+};
 
 /* The bytes wslay may read now (set around wslay_event_recv). */
 static const uint8_t *in_ptr;
@@ -58,6 +82,29 @@ gw_ws_accept_key(const char *key, char out[32])
 		n = 0;
 	SHA1((const unsigned char *) buf, (size_t) n, md);
 	EVP_EncodeBlock((unsigned char *) out, md, SHA_DIGEST_LENGTH);
+}
+
+/* RFC 6455 §7.4 and the IANA registry: the codes a close frame may carry
+ * on the wire (1004 is reserved; 1005, 1006 and 1015 are for APIs only). */
+static bool
+ws_close_code_valid(unsigned code)
+{
+	return (code >= 1000 && code <= 1003) ||
+	       (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
+}
+
+uint16_t
+gw_ws_close_check(const uint8_t *payload, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (len == 1 || len > WS_CONTROL_MAX ||
+	    !ws_close_code_valid((unsigned) payload[0] << 8 | payload[1]))
+		return 1002;
+	if (!prs_utf8_valid((const char *) payload + 2, len - 2))
+		return 1007;
+	return 0;
 }
 
 size_t
@@ -137,10 +184,72 @@ ws_msg_cb(wslay_event_context_ptr ctx,
 	}
 }
 
+static void
+ws_frame_start_cb(wslay_event_context_ptr ctx,
+		  const struct wslay_event_on_frame_recv_start_arg *arg,
+		  void *user_data)
+{
+	struct gw_conn *c = user_data;
+
+	if (arg->opcode != WSLAY_CONNECTION_CLOSE || c->state != GW_CONN_WS)
+		return;
+	if (c->close_in == NULL)
+		c->close_in = xmalloc(sizeof(*c->close_in));
+	memset(c->close_in, 0, sizeof(*c->close_in));
+	c->close_in->open = true;
+}
+
+static void
+ws_frame_chunk_cb(wslay_event_context_ptr ctx,
+		  const struct wslay_event_on_frame_recv_chunk_arg *arg,
+		  void *user_data)
+{
+	struct gw_conn *c = user_data;
+	struct gw_ws_close_in *ci = c->close_in;
+	size_t n = arg->data_length;
+
+	if (ci == NULL || !ci->open)
+		return;
+	if (n > sizeof(ci->buf) - ci->len) {
+		ci->overflow = true; /* wslay refuses these first */
+		n = sizeof(ci->buf) - ci->len;
+	}
+	memcpy(ci->buf + ci->len, arg->data, n);
+	ci->len = (uint8_t) (ci->len + n);
+}
+
+/* The end of a frame: for a close frame, our answer (see the top). wslay
+ * goes on to handle the same frame, but we have shut its writing down, so
+ * what it would answer is never sent. */
+static void
+ws_frame_end_cb(wslay_event_context_ptr ctx, void *user_data)
+{
+	struct gw_conn *c = user_data;
+	struct gw_ws_close_in *ci = c->close_in;
+	uint16_t code;
+
+	if (ci == NULL || !ci->open || c->state != GW_CONN_WS)
+		return;
+	ci->open = false;
+	code = ci->overflow ? 1002 : gw_ws_close_check(ci->buf, ci->len);
+	if (code == 1002)
+		gw_ws_close(c, code, "invalid close frame", false);
+	else if (code != 0)
+		gw_ws_close(c, code, "close reason is not UTF-8", false);
+	else if (ci->len == 0)
+		gw_ws_close(c, 0, NULL, false);
+	else
+		gw_ws_close(c, (uint16_t) (ci->buf[0] << 8 | ci->buf[1]), NULL,
+			    false);
+}
+
 static const struct wslay_event_callbacks ws_callbacks = {
 	.recv_callback = ws_recv_cb,
 	.send_callback = ws_send_cb,
 	.genmask_callback = ws_genmask_cb,
+	.on_frame_recv_start_callback = ws_frame_start_cb,
+	.on_frame_recv_chunk_callback = ws_frame_chunk_cb,
+	.on_frame_recv_end_callback = ws_frame_end_cb,
 	.on_msg_recv_callback = ws_msg_cb,
 };
 
@@ -228,22 +337,33 @@ void
 gw_ws_close(struct gw_conn *c, uint16_t code, const char *reason, bool clean)
 {
 	uint8_t frame[2 + 2 + 123];
-	size_t rlen = reason ? strlen(reason) : 0;
+	size_t rlen = reason && code != 0 ? strlen(reason) : 0;
+	size_t plen = code != 0 ? 2 + (rlen > 123 ? 123 : rlen) : 0;
 
 	if (c->state != GW_CONN_WS)
 		return;
-	if (rlen > 123)
-		rlen = 123;
 	frame[0] = 0x88;
-	frame[1] = (uint8_t) (2 + rlen);
-	frame[2] = (uint8_t) (code >> 8);
-	frame[3] = (uint8_t) code;
-	if (rlen)
-		memcpy(frame + 4, reason, rlen);
+	frame[1] = (uint8_t) plen;
+	if (plen > 0) {
+		frame[2] = (uint8_t) (code >> 8);
+		frame[3] = (uint8_t) code;
+	}
+	if (plen > 2)
+		memcpy(frame + 4, reason, plen - 2);
 	/* wslay must neither read further frames of this batch nor write
 	 * anything after our close. */
 	wslay_event_shutdown_read(c->ws);
 	wslay_event_shutdown_write(c->ws);
-	gw_conn_send_raw(c, frame, 4 + rlen);
+	gw_conn_send_raw(c, frame, 2 + plen);
 	gw_conn_closing(c, clean);
+}
+
+void
+gw_ws_free(struct gw_conn *c)
+{
+	if (c->ws != NULL)
+		wslay_event_context_free(c->ws);
+	c->ws = NULL;
+	free(c->close_in);
+	c->close_in = NULL;
 }

@@ -33,10 +33,18 @@ void gw_ws_input(struct gw_conn *c, const uint8_t *data, size_t len);
 bool gw_ws_send_text(struct gw_conn *c, const char *data, size_t len);
 /* Queues a ping. */
 void gw_ws_ping(struct gw_conn *c);
-/* Sends a close frame with code and reason (<= 123 bytes) and moves c to
+/* Sends a close frame with code and reason (<= 123 bytes; code 0: a close
+ * frame without payload, the answer to one that had none) and moves c to
  * closing; the session ends clean (bye) or unclean. No-op unless c is a
  * live WebSocket. */
 void gw_ws_close(struct gw_conn *c, uint16_t code, const char *reason,
 		 bool clean);
+/* Releases c's WebSocket state (at free); idempotent. */
+void gw_ws_free(struct gw_conn *c);
+/* How to answer a client's close frame with this payload: 0 when it is
+ * well-formed (echo its code), 1002 for a 1-byte payload or a code not
+ * allowed on the wire (RFC 6455 §7.4), 1007 for a reason that is not
+ * UTF-8. */
+uint16_t gw_ws_close_check(const uint8_t *payload, size_t len);
 
 #endif

@@ -376,6 +376,19 @@ def http():
         A + b"GET /%zz HTTP/1.1\r\n\r\n",
         A + b"GET /v1/users/%00/presence HTTP/1.1\r\n\r\n",
         b"\x01" + b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n",
+        # What the head check refuses (gw_head.c), and its pipelining.
+        A + b"POST /v1/presence/query HTTP/1.1\r\nContent-Length : 2\r\n"
+            b"\r\n{}",
+        A + b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2"
+            b"\r\n\r\n{}",
+        A + b"POST / HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: "
+            b"chunked\r\n\r\n0\r\n\r\n",
+        A + b"GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n",
+        b"\x03" + b"GET /healthz HTTP/1.1\nHost: x\r\rX: y\r\n\r\n",
+        A + b"GET /a\tb HTTP/1.1\r\nX(y): z\r\n\r\n",
+        b"\x09" + b"\r\nGET /healthz HTTP/1.1\r\n\r\n\r\nPOST /v1/presence/"
+            b"query HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}GET / HTTP/1.1"
+            b"\r\nHost : x\r\n\r\n",
     ]
     write("http", seeds)
 

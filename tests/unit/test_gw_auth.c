@@ -1,18 +1,22 @@
 /*
  * Unit tests for gateway/gw_auth.c: tokens are made here with libjwt and
  * checked against every rule of PROTOCOL.md §2 (HS256 only, exp required
- * and in the future, nbf not in the future, sub a valid user id).
+ * and in the future, nbf not in the future, sub a valid user id). Tokens
+ * with a header libjwt would not write are signed by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
 #include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "gw_auth.h"
 
@@ -149,6 +153,80 @@ test_signature_text(void **state)
 	free(tok);
 }
 
+/* Appends the unpadded base64url of p[0..n) to out. */
+static void
+b64url_cat(char *out, const void *p, size_t n)
+{
+	char *o = out + strlen(out);
+	int len = EVP_EncodeBlock((unsigned char *) o, p, (int) n);
+
+	while (len > 0 && o[len - 1] == '=')
+		len--;
+	o[len] = '\0';
+	for (; *o; o++) {
+		if (*o == '+')
+			*o = '-';
+		else if (*o == '/')
+			*o = '_';
+	}
+}
+
+/* A token with exactly this header and payload JSON, signed HS256 with
+ * key whatever the header says. The caller frees it. */
+static char *
+make_raw(const char *header, const char *payload)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	char *tok = calloc(1, 1024);
+
+	b64url_cat(tok, header, strlen(header));
+	tok[strlen(tok)] = '.'; /* calloc: still NUL-terminated */
+	b64url_cat(tok, payload, strlen(payload));
+	HMAC(EVP_sha256(), key, (int) strlen(key), (unsigned char *) tok,
+	     strlen(tok), mac, &maclen);
+	tok[strlen(tok)] = '.'; /* calloc: still NUL-terminated */
+	b64url_cat(tok, mac, maclen);
+	return tok;
+}
+
+/* "alg" is case-sensitive (RFC 7515 §4.1.1), libjwt's match is not: only
+ * the exact "HS256" passes, even with a correct HS256 signature. */
+static void
+test_alg_exact(void **state)
+{
+	static const char *const bad[] = {
+		"{\"alg\":\"hs256\",\"typ\":\"JWT\"}",
+		"{\"alg\":\"Hs256\",\"typ\":\"JWT\"}",
+		"{\"alg\":\"HS256 \",\"typ\":\"JWT\"}",
+		"{\"alg\":\"HS256\\u0000\"}",
+		"{\"alg\":\"HS256\",\"alg\":\"HS256\"}",
+		"{\"alg\":[\"HS256\"]}",
+		"{\"typ\":\"JWT\"}",
+		"[\"HS256\"]",
+		"HS256",
+	};
+	char payload[128], *user = NULL;
+	bool admin;
+	size_t i;
+
+	(void) state;
+	snprintf(payload, sizeof(payload), "{\"sub\":\"alice\",\"exp\":%ld}",
+		 (long) time(NULL) + 60);
+	assert_int_equal(verify(make_raw("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+					 payload),
+				&user, &admin),
+			 0);
+	assert_string_equal(user, "alice");
+	free(user);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		user = NULL;
+		if (verify(make_raw(bad[i], payload), &user, &admin) != -1)
+			fail_msg("accepted header %s", bad[i]);
+		assert_null(user);
+	}
+}
+
 static void
 test_bearer(void **state)
 {
@@ -169,6 +247,7 @@ main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_signature_text),
+		cmocka_unit_test(test_alg_exact),
 		cmocka_unit_test(test_bearer),
 	};
 	cfg.jwt_secret = (unsigned char *) key;
