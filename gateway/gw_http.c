@@ -727,6 +727,13 @@ metrics(struct gw_conn *c)
 {
 	struct gw_server *srv = c->srv;
 	struct gw_buf b = {0};
+	size_t out_bytes = 0, out_mem = 0;
+	const struct gw_conn *k;
+
+	for (k = srv->conns; k != NULL; k = k->next) {
+		out_bytes += gw_buf_pending(&k->out);
+		out_mem += k->out.cap;
+	}
 
 	gw_buf_printf(
 		&b,
@@ -763,7 +770,13 @@ metrics(struct gw_conn *c)
 		"# TYPE presence_gateway_view_repairs_dropped_total counter\n"
 		"presence_gateway_view_repairs_dropped_total %llu\n"
 		"# TYPE presence_gateway_view_records gauge\n"
-		"presence_gateway_view_records %zu\n",
+		"presence_gateway_view_records %zu\n"
+		"# TYPE presence_gateway_outbound_bytes gauge\n"
+		"presence_gateway_outbound_bytes %zu\n"
+		"# TYPE presence_gateway_outbound_buffer_bytes gauge\n"
+		"presence_gateway_outbound_buffer_bytes %zu\n"
+		"# TYPE presence_gateway_ws_outbound_peak_bytes gauge\n"
+		"presence_gateway_ws_outbound_peak_bytes %zu\n",
 		srv->nconns, srv->nws, srv->nsessions,
 		gw_reg_ready(srv) ? 1 : 0, gw_reg_backlog(srv),
 		(unsigned long long) srv->n_accepted,
@@ -777,7 +790,7 @@ metrics(struct gw_conn *c)
 		(unsigned long long) srv->n_resync_closed,
 		(unsigned long long) srv->n_repairs,
 		(unsigned long long) srv->n_repairs_dropped,
-		gw_view_count(srv));
+		gw_view_count(srv), out_bytes, out_mem, srv->ws_out_peak);
 	respond(c, 200, "text/plain; version=0.0.4", NULL, b.data, b.len,
 		false);
 	gw_buf_free(&b);

@@ -60,9 +60,15 @@ gw_conn_resume(struct gw_conn *c)
 	}
 }
 
+/* Every append to c->out is followed by a call to this (directly or
+ * through gw_conn_flush_later), so the peak seen here is the true one. */
 static void
 flush_schedule(struct gw_conn *c)
 {
+	size_t pending = gw_buf_pending(&c->out);
+
+	if (c->ws != NULL && pending > c->srv->ws_out_peak)
+		c->srv->ws_out_peak = pending;
 	if (!c->in_flushq) {
 		c->in_flushq = true;
 		c->flush_next = c->srv->flushq;

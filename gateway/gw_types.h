@@ -165,6 +165,9 @@ struct gw_server {
 	uint64_t n_resync_closed; /* closed 1001 after lost registry events */
 	uint64_t n_repairs;         /* repair events delivered */
 	uint64_t n_repairs_dropped; /* repair events clients already saw */
+	/* The longest outbound queue a WebSocket connection has had (bytes
+	 * pending in its out buffer, close frame included), since start. */
+	size_t ws_out_peak;
 };
 
 #endif
