@@ -91,13 +91,15 @@ atexit.register(_kill_all_at_exit)
 
 
 class Proc:
-    """One daemon: its argv, its log file (stdout and stderr), its Popen."""
+    """One daemon: its argv, its log file (stdout and stderr), its Popen.
+    env: variables set for this daemon over the inherited environment."""
 
-    def __init__(self, name, argv, logpath, cwd):
+    def __init__(self, name, argv, logpath, cwd, env=None):
         self.name = name
         self.argv = argv
         self.logpath = logpath
         self.cwd = cwd
+        self.env = dict(env or {})
         self.popen = None
         self.expected_exit = False
 
@@ -110,6 +112,7 @@ class Proc:
             self.popen = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, cwd=self.cwd,
+                env=dict(os.environ, **self.env) if self.env else None,
                 preexec_fn=_pdeathsig, close_fds=True)
         self.expected_exit = False
         _all_procs.append(self)
@@ -291,16 +294,20 @@ class Gateway:
 
 
 class System:
-    """One complete presence installation in a temp dir, with its own DB."""
+    """One complete presence installation in a temp dir, with its own DB.
+    gateway_env: variables set for every gateway over the inherited
+    environment (Proc.env)."""
 
     def __init__(self, grace_ms=1200, gateways=1, auth="none",
-                 registry_args=(), gateway_args=(), persister_args=()):
+                 registry_args=(), gateway_args=(), persister_args=(),
+                 gateway_env=None):
         self.grace_ms = grace_ms
         self.ngateways = gateways
         self.auth = auth
         self.registry_args = list(registry_args)
         self.gateway_args = list(gateway_args)
         self.persister_args = list(persister_args)
+        self.gateway_env = dict(gateway_env or {})
         self.tmp = None
         self.db_name = None
         self.db_url = None
@@ -361,7 +368,7 @@ class System:
                 argv += self.gateway_args
                 self.gateways.append(Gateway(name, port, Proc(
                     name, argv, os.path.join(self.tmp, name + ".log"),
-                    self.tmp)))
+                    self.tmp, env=self.gateway_env)))
             self.persister.start()
             self.registry.start()
             for g in self.gateways:
@@ -544,7 +551,8 @@ class System:
 
     def start_persister(self):
         old = self.persister
-        self.persister = Proc(old.name, old.argv, old.logpath, old.cwd)
+        self.persister = Proc(old.name, old.argv, old.logpath, old.cwd,
+                              env=old.env)
         self.persister.start()
 
     def kill_gateway(self, k, sig=signal.SIGKILL):
@@ -965,12 +973,14 @@ class SystemTestCase(unittest.TestCase):
     PER_TEST = False
     REGISTRY_ARGS = ()
     GATEWAY_ARGS = ()
+    GATEWAY_ENV = {}  # System(gateway_env=...)
 
     @classmethod
     def make_system(cls):
         return System(grace_ms=cls.GRACE_MS, gateways=cls.GATEWAYS,
                       auth=cls.AUTH, registry_args=cls.REGISTRY_ARGS,
-                      gateway_args=cls.GATEWAY_ARGS)
+                      gateway_args=cls.GATEWAY_ARGS,
+                      gateway_env=cls.GATEWAY_ENV)
 
     @classmethod
     def setUpClass(cls):
