@@ -108,7 +108,7 @@ struct gw_session {
 	char *meta;     /* compact JSON object text, NULL = none */
 	uint8_t status; /* Prs__Status */
 	bool has_text;
-	bool status_set; /* the user chose status/text (hello, set_status) */
+	bool status_set;   /* the user chose status/text (hello, set_status) */
 	int64_t status_at; /* when (ms since epoch; see SessionInfo) */
 	char **watch;
 	uint32_t nwatch, capwatch;
@@ -163,7 +163,7 @@ struct gw_server {
 	uint64_t n_slow_closed;
 	uint64_t n_rate_limited;
 	uint64_t n_resync_closed; /* closed 1001 after lost registry events */
-	uint64_t n_repairs;         /* repair events delivered */
+	uint64_t n_repairs;       /* repair events delivered */
 	uint64_t n_repairs_dropped; /* repair events clients already saw */
 	/* The longest outbound queue a WebSocket connection has had (bytes
 	 * pending in its out buffer, close frame included), since start. */

@@ -242,12 +242,14 @@ load_send_rows(struct pst_work *w, struct job *j, const PGresult *res)
 		}
 		ptrs[k] = &rows[k];
 		if (++k == cap) {
-			send_chunk(w, j->id, j->nchunks++, ptrs, k, NULL, 0, false, NULL);
+			send_chunk(w, j->id, j->nchunks++, ptrs, k, NULL, 0,
+				   false, NULL);
 			k = 0;
 		}
 	}
 	if (k > 0)
-		send_chunk(w, j->id, j->nchunks++, ptrs, k, NULL, 0, false, NULL);
+		send_chunk(w, j->id, j->nchunks++, ptrs, k, NULL, 0, false,
+			   NULL);
 	free(rows);
 	free(ps);
 	free(ptrs);
@@ -269,7 +271,8 @@ load_send_members(struct pst_work *w, struct job *j, const PGresult *res)
 		}
 		ptrs[k] = &ms[k];
 		if (++k == cap && i + 1 < n) {
-			send_chunk(w, j->id, j->nchunks++, NULL, 0, ptrs, k, false, NULL);
+			send_chunk(w, j->id, j->nchunks++, NULL, 0, ptrs, k,
+				   false, NULL);
 			k = 0;
 		}
 	}
@@ -299,7 +302,8 @@ load_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
 	}
 	if (rc == PST_DB_ESQL) {
 		prs_err("load %" PRIu64 " failed: %s", j->id, err);
-		send_chunk(w, j->id, j->nchunks++, NULL, 0, NULL, 0, true, err);
+		send_chunk(w, j->id, j->nchunks++, NULL, 0, NULL, 0, true,
+			   err);
 		work_next(w);
 		return;
 	}

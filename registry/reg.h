@@ -69,8 +69,8 @@ struct reg_user {
 	char *id;
 	int status; /* the chosen status (ONLINE, AWAY, DND, INVISIBLE) */
 	int64_t status_at; /* when it was chosen (ms; 0 = loaded, unknown) */
-	char *text; /* NULL = none */
-	char *meta; /* JSON object text, NULL = none */
+	char *text;        /* NULL = none */
+	char *meta;        /* JSON object text, NULL = none */
 	int64_t last_seen; /* ms, 0 = never */
 	int64_t since_pub; /* when what others see last changed */
 	int64_t since_own; /* when what the user's own sessions see changed */
@@ -119,8 +119,8 @@ struct reg_gw {
 	uint32_t pipe;
 	int64_t last_heard; /* monotonic ms */
 	uint64_t next_seq;
-	bool synced;      /* Resync sent for this incarnation */
-	bool resync_done; /* and its resync_end arrived */
+	bool synced;         /* Resync sent for this incarnation */
+	bool resync_done;    /* and its resync_end arrived */
 	uint64_t resync_id;  /* of the Resync last sent */
 	int64_t resync_sent; /* monotonic ms; repeated until answered */
 	unsigned resync_tries;

@@ -17,13 +17,13 @@
 #include <systemd/sd-daemon.h>
 #include <utlist.h>
 
-#define BATCH_ROWS_MAX 2000
-#define LOAD_RETRY_MS  1000
-#define HELLO_EVERY_MS 500
-#define HOLD_MIN_MS    1000 /* two gateway Hello periods */
-#define RESYNC_RETRY_MS 1000 /* first repeat of an unanswered Resync */
+#define BATCH_ROWS_MAX      2000
+#define LOAD_RETRY_MS       1000
+#define HELLO_EVERY_MS      500
+#define HOLD_MIN_MS         1000 /* two gateway Hello periods */
+#define RESYNC_RETRY_MS     1000 /* first repeat of an unanswered Resync */
 #define RESYNC_RETRY_MAX_MS 8000
-#define VCHECK_MAX     100000 /* user ids a gateway may ask to check */
+#define VCHECK_MAX          100000 /* user ids a gateway may ask to check */
 
 /* ---- sending ---------------------------------------------------------- */
 
@@ -223,9 +223,11 @@ on_view_check(struct reg *r, struct reg_gw *gw, const Prs__ViewCheck *vc)
 		if (gw->nvcheck >= VCHECK_MAX)
 			break;
 		if (gw->nvcheck == gw->capvcheck) {
-			gw->capvcheck = gw->capvcheck ? gw->capvcheck * 2 : 256;
-			gw->vcheck = xrealloc(
-				gw->vcheck, gw->capvcheck * sizeof(*gw->vcheck));
+			gw->capvcheck =
+				gw->capvcheck ? gw->capvcheck * 2 : 256;
+			gw->vcheck =
+				xrealloc(gw->vcheck,
+					 gw->capvcheck * sizeof(*gw->vcheck));
 		}
 		gw->vcheck[gw->nvcheck++] = xstrdup(id);
 	}
