@@ -88,6 +88,7 @@ struct gw_conn {
 	wslay_event_context_ptr ws;
 	struct gw_session *sess;     /* after hello */
 	char *auth_user;             /* identity established at the upgrade */
+	int64_t auth_exp;            /* its token's exp (wall ms); 0 = none */
 	struct gw_conn *prev, *next; /* srv->conns */
 	struct gw_conn *hprev, *hnext; /* srv hello FIFO (awaiting hello) */
 	struct gw_conn *flush_next;    /* srv->flushq */
@@ -114,6 +115,10 @@ struct gw_session {
 	bool await_ack;      /* welcome waits for the registry's SessionAck */
 	int64_t await_since; /* monotonic ms */
 	UT_hash_handle hh_user; /* srv->http_sessions, by user_id */
+	int64_t since;          /* wall ms when the session began */
+	int64_t token_exp; /* wall ms: the session ends then (auth jwt, the
+			      exp of its latest token); 0 = never */
+	bool idle;         /* the client reported its device idle */
 };
 
 struct gw_reg;
@@ -158,6 +163,8 @@ struct gw_server {
 	uint64_t n_slow_closed;
 	uint64_t n_rate_limited;
 	uint64_t n_resync_closed; /* closed 1001 after lost registry events */
+	int64_t token_next; /* wall ms: no session's token expires before;
+			       the cron looks only from then on */
 };
 
 #endif
