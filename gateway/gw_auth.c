@@ -136,6 +136,15 @@ int
 gw_auth_verify(const struct gw_config *cfg, const char *token, size_t len,
 	       char **user, bool *admin)
 {
+	int64_t exp;
+
+	return gw_auth_verify_exp(cfg, token, len, user, admin, &exp);
+}
+
+int
+gw_auth_verify_exp(const struct gw_config *cfg, const char *token, size_t len,
+		   char **user, bool *admin, int64_t *exp_ms)
+{
 	jwt_t *jwt = NULL;
 	char *tok = NULL, *grants = NULL;
 	json_t *claims = NULL, *v;
@@ -145,6 +154,7 @@ gw_auth_verify(const struct gw_config *cfg, const char *token, size_t len,
 
 	*user = NULL;
 	*admin = false;
+	*exp_ms = 0;
 	if (len == 0 || len > GW_AUTH_TOKEN_MAX || cfg->jwt_secret == NULL)
 		return -1;
 	tok = xstrndup(token, len);
@@ -179,6 +189,7 @@ gw_auth_verify(const struct gw_config *cfg, const char *token, size_t len,
 		prs_debug("jwt: exp missing or past");
 		goto out;
 	}
+	*exp_ms = t < 9e15 ? (int64_t) (t * 1000.0) : INT64_MAX / 2;
 	v = json_object_get(claims, "nbf");
 	if (v != NULL && (!claim_time(v, &t) || t > now)) {
 		prs_debug("jwt: nbf in the future");

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gw_types.h"
 
@@ -17,6 +18,10 @@
  * any failure returns -1 and logs why at debug level. */
 int gw_auth_verify(const struct gw_config *cfg, const char *token, size_t len,
 		   char **user, bool *admin);
+/* The same, and *exp_ms gets the token's exp in ms since the epoch (the
+ * end of a session's life under auth jwt, PROTOCOL.md §2 v1.1). */
+int gw_auth_verify_exp(const struct gw_config *cfg, const char *token,
+		       size_t len, char **user, bool *admin, int64_t *exp_ms);
 /* Extracts the token of an "Authorization: Bearer <token>" value; NULL
  * when the value is absent or another scheme. Points into hdr. */
 const char *gw_auth_bearer(const char *hdr);

@@ -20,6 +20,7 @@
  */
 #include "gw_http.h"
 
+#include <errno.h>
 #include <http_parser.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -39,6 +40,8 @@
 #define FIELD_MAX   48
 #define SEGS_MAX    8
 #define MEMBERS_MAX 10000
+#define HISTORY_MAX 1000 /* events per history request (v1.1) */
+#define HISTORY_DEF 100
 
 enum {
 	H_UPGRADE,
@@ -73,6 +76,9 @@ enum route {
 	R_ONLINE,
 	R_MEMBERS_GET,
 	R_MEMBERS_CHANGE,
+	R_SESSIONS, /* v1.1 admin API */
+	R_KICK,
+	R_HISTORY,
 };
 
 struct gw_http {
@@ -231,6 +237,32 @@ query_get(const struct path *pp, const char *key, char **out)
 		s = e + 1;
 	}
 	return 1;
+}
+
+/* An optional integer query parameter: 0 with *out (def when absent), or
+ * -1 when it is malformed or outside [min, max]. */
+static int
+query_int(const struct path *pp, const char *key, int64_t min, int64_t max,
+	  int64_t def, int64_t *out)
+{
+	char *v = NULL, *end;
+	long long n;
+	int rv = query_get(pp, key, &v);
+
+	*out = def;
+	if (rv == 1)
+		return 0;
+	if (rv < 0 || v[0] < '0' || v[0] > '9') {
+		free(v);
+		return -1;
+	}
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	rv = errno != 0 || *end != '\0' || n < min || n > max ? -1 : 0;
+	if (rv == 0)
+		*out = (int64_t) n;
+	free(v);
+	return rv;
 }
 
 /* True if the comma-separated header value list contains token. */
@@ -428,6 +460,7 @@ ws_upgrade(struct gw_conn *c, const struct path *pp, const char *path_user,
 	const char *tok, *ver = h->hdr[H_WS_VERSION];
 	struct gw_buf resp = {0};
 	bool admin = false;
+	int64_t exp = 0;
 
 #define FAIL(st, msg, extra)                                                  \
 	do {                                                                  \
@@ -467,8 +500,8 @@ ws_upgrade(struct gw_conn *c, const struct path *pp, const char *path_user,
 		if (tok == NULL)
 			tok = qtok;
 		if (tok != NULL) {
-			if (gw_auth_verify(cfg, tok, strlen(tok), &user,
-					   &admin) != 0)
+			if (gw_auth_verify_exp(cfg, tok, strlen(tok), &user,
+					       &admin, &exp) != 0)
 				FAIL(401, "invalid token",
 				     "WWW-Authenticate: Bearer\r\n");
 			if (path_user != NULL &&
@@ -494,6 +527,7 @@ ws_upgrade(struct gw_conn *c, const struct path *pp, const char *path_user,
 		FAIL(503, "out of memory", NULL);
 	c->auth_user = user;
 	c->auth_admin = admin;
+	c->auth_exp = exp;
 	user = NULL;
 	gw_ws_accept_key(h->hdr[H_WS_KEY], accept);
 	gw_buf_printf(
@@ -559,7 +593,8 @@ api_identity(struct gw_conn *c, const struct path *pp, char **user,
 	if (tok == NULL)
 		respond_error(c, 401, NULL, "credentials required",
 			      "WWW-Authenticate: Bearer\r\n", false);
-	else if (gw_auth_verify(cfg, tok, strlen(tok), user, admin) != 0)
+	else if (gw_auth_verify_exp(cfg, tok, strlen(tok), user, admin,
+				    &c->auth_exp) != 0)
 		respond_error(c, 401, NULL, "invalid token",
 			      "WWW-Authenticate: Bearer\r\n", false);
 	else
@@ -595,6 +630,58 @@ id_array(char **ids, size_t n)
 	for (i = 0; i < n; i++)
 		json_array_append_new(a, json_string(ids[i]));
 	return a;
+}
+
+/* v1.1: {"sessions":[{"session_id","gateway","device","since","idle"}]};
+ * session_id is what the session's welcome said. */
+static json_t *
+sessions_json(struct gw_server *srv, const Prs__Reply *r)
+{
+	json_t *a = json_array();
+	char sid[160];
+	size_t i;
+
+	for (i = 0; i < r->n_sessions; i++) {
+		const Prs__SessionEntry *e = r->sessions[i];
+		const char *gw = e->gateway ? e->gateway : "";
+		json_t *o = json_object(), *dev = NULL;
+
+		gw_session_id_format(sid, sizeof(sid), gw, e->gateway_epoch,
+				     e->sid);
+		if (e->device != NULL && e->device[0] != '\0')
+			dev = json_string(e->device);
+		json_object_set_new(o, "session_id", json_string(sid));
+		json_object_set_new(o, "gateway", json_string(gw));
+		json_object_set_new(o, "device", dev ? dev : json_null());
+		json_object_set_new(o, "since", json_integer(e->since));
+		json_object_set_new(o, "idle", json_boolean(e->idle));
+		json_array_append_new(a, o);
+	}
+	return json_pack("{s:o}", "sessions", a);
+}
+
+/* v1.1: {"events":[{"status","is_online","at"}]}, newest first. A stored
+ * status is what the user's own sessions saw; is_online follows from it
+ * as in a presence object (online, away, dnd). */
+static json_t *
+history_json(const Prs__Reply *r)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < r->n_history; i++) {
+		const Prs__HistoryRow *h = r->history[i];
+		int st = (int) h->status;
+
+		json_array_append_new(
+			a, json_pack("{s:s,s:b,s:I}", "status",
+				     prs_status_name(st), "is_online",
+				     st == PRS__STATUS__ST_ONLINE ||
+					     st == PRS__STATUS__ST_AWAY ||
+					     st == PRS__STATUS__ST_DND,
+				     "at", (json_int_t) h->at));
+	}
+	return json_pack("{s:o}", "events", a);
 }
 
 static void
@@ -655,6 +742,19 @@ api_reply_cb(struct gw_conn *c, struct gw_pending *p, const Prs__Reply *r)
 				o, "user_ids",
 				id_array(r->user_ids, r->n_user_ids));
 			respond_json(c, 200, o, NULL, false);
+			break;
+		case R_SESSIONS:
+			respond_json(c, 200, sessions_json(c->srv, r), NULL,
+				     false);
+			break;
+		case R_KICK:
+			respond_json(c, 200,
+				     json_pack("{s:I}", "ended",
+					       (json_int_t) r->ended),
+				     NULL, false);
+			break;
+		case R_HISTORY:
+			respond_json(c, 200, history_json(r), NULL, false);
 			break;
 		default:
 			/* Membership changes answer {"ok":true}. */
@@ -901,6 +1001,70 @@ api(struct gw_conn *c, const struct path *pp)
 						   : PRS__OP__OP_MEMBERS_ADD;
 			list = ids_list(ids, &rq.n_user_ids);
 		}
+	} else if (pp->n == 4 && seg_is(pp, 1, "users") &&
+		   seg_is(pp, 3, "sessions")) {
+		/* v1.1: list (GET) or end (DELETE) a user's sessions */
+		if (method != HTTP_DELETE)
+			METHOD_IS(HTTP_GET);
+		if (api_identity(c, pp, &user, &admin) != 0)
+			goto out;
+		if (!admin) {
+			respond_error(c, 403, NULL, "admin only", NULL, false);
+			goto out;
+		}
+		if (!prs_id_valid(pp->seg[2], pp->len[2])) {
+			respond_error(c, 400, NULL, "invalid user id", NULL,
+				      false);
+			goto out;
+		}
+		route = method == HTTP_GET ? R_SESSIONS : R_KICK;
+		rq.op = method == HTTP_GET ? PRS__OP__OP_SESSIONS
+					   : PRS__OP__OP_KICK;
+		list = xmalloc(sizeof(*list));
+		list[0] = (char *) pp->seg[2];
+		rq.n_user_ids = 1;
+	} else if (pp->n == 4 && seg_is(pp, 1, "users") &&
+		   seg_is(pp, 3, "history")) {
+		/* v1.1: stored presence changes, admin or the user */
+		int64_t since, limit;
+		METHOD_IS(HTTP_GET);
+		if (api_identity(c, pp, &user, &admin) != 0)
+			goto out;
+		if (!prs_id_valid(pp->seg[2], pp->len[2])) {
+			respond_error(c, 400, NULL, "invalid user id", NULL,
+				      false);
+			goto out;
+		}
+		if (!admin && (strlen(user) != pp->len[2] ||
+			       memcmp(user, pp->seg[2], pp->len[2]) != 0)) {
+			respond_error(c, 403, NULL,
+				      "only an admin or the user may read "
+				      "the history",
+				      NULL, false);
+			goto out;
+		}
+		if (query_int(pp, "since", 0, INT64_MAX, 0, &since) != 0) {
+			respond_error(c, 400, NULL,
+				      "since must be a time in ms since the "
+				      "epoch",
+				      NULL, false);
+			goto out;
+		}
+		if (query_int(pp, "limit", 1, HISTORY_MAX, HISTORY_DEF,
+			      &limit) != 0) {
+			respond_error(c, 400, NULL,
+				      "limit must be an integer from 1 to "
+				      "1000",
+				      NULL, false);
+			goto out;
+		}
+		route = R_HISTORY;
+		rq.op = PRS__OP__OP_HISTORY;
+		rq.since = since;
+		rq.limit = (uint32_t) limit;
+		list = xmalloc(sizeof(*list));
+		list[0] = (char *) pp->seg[2];
+		rq.n_user_ids = 1;
 	} else if (pp->n == 2 &&
 		   (seg_is(pp, 1, "heartbeat") || seg_is(pp, 1, "logout"))) {
 		json_t *o;
@@ -916,7 +1080,8 @@ api(struct gw_conn *c, const struct path *pp)
 		json_object_set_new(o, "success", json_true());
 		if (seg_is(pp, 1, "logout")) {
 			gw_session_http_logout(c->srv, user);
-		} else if (gw_session_http_heartbeat(c->srv, user) != 0) {
+		} else if (gw_session_http_heartbeat(c->srv, user,
+						     c->auth_exp) != 0) {
 			json_decref(o);
 			respond_error(c, 503, NULL, "registry unavailable",
 				      NULL, false);

@@ -42,6 +42,9 @@ gw_json_presence(const Prs__Presence *p)
 		}
 	}
 	json_object_set_new(o, "meta", meta ? meta : json_null());
+	/* v1.1: only when true, so v1 objects keep their shape */
+	if (p->auto_away)
+		json_object_set_new(o, "auto", json_true());
 	return o;
 }
 

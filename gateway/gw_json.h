@@ -13,7 +13,8 @@
 #define GW_IDS_MAX 1000
 
 /* A presence object: user_id, status, is_online, text, last_seen, since,
- * meta. Returns a new reference. */
+ * meta, and "auto": true for an auto-away status (v1.1). Returns a new
+ * reference. */
 json_t *gw_json_presence(const Prs__Presence *p);
 /* Appends the compact encoding of j to b. */
 void gw_json_dump(json_t *j, struct gw_buf *b);

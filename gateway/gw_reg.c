@@ -273,6 +273,10 @@ gw_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 		if (env->reply != NULL)
 			on_reply(srv, env->reply);
 		break;
+	case PRS__ENVELOPE__BODY_KICK:
+		if (env->kick != NULL)
+			gw_session_kick(srv, env->kick);
+		break;
 	default:
 		prs_debug("unexpected message %d from the registry",
 			  (int) env->body_case);

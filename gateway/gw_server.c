@@ -436,6 +436,7 @@ cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		gw_conn_hello_done(c); /* in case the close was a no-op */
 	}
 	gw_reg_tick(srv, now);
+	gw_session_token_expire(srv, prs_now_ms());
 	if (++srv->cron_ticks % (1000 / CRON_MS) == 0) {
 		cron_scan(srv, now);
 		gw_session_http_expire(srv, now);

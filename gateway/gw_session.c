@@ -20,6 +20,18 @@
  *
  * set_status replaces status and text together: a set_status without
  * "text" clears the text.
+ *
+ * v1.1. Token lifetime: under auth jwt a session remembers the exp of its
+ * token (the upgrade's, the hello's, or the latest refresh's) and ends at
+ * it: the cron (gw_session_token_expire) looks at the sessions only once
+ * the earliest exp has come (srv->token_next), so there is no timer per
+ * session and no scan while nothing is due. A WebSocket gets error
+ * token_expired and close 1008, an HTTP heartbeat session is dropped;
+ * both end uncleanly, so grace covers a reconnect with a fresh token.
+ * Activity: the idle flag is kept per session (it rides in the
+ * re-announce) and forwarded to the registry, which derives auto-away.
+ * Kick: the registry ended the sessions already; we close their
+ * WebSockets 4001 "kicked" and drop their HTTP sessions.
  */
 #include "gw_session.h"
 
@@ -114,6 +126,7 @@ session_new(struct gw_server *srv, const char *user)
 
 	s->sid = srv->next_sid++;
 	s->user_id = xstrdup(user);
+	s->since = prs_now_ms();
 	s->status = PRS__STATUS__ST_ONLINE;
 	HASH_ADD(hh, srv->sessions, sid, sizeof(s->sid), s);
 	srv->nsessions++;
@@ -153,6 +166,8 @@ session_info(const struct gw_session *s, Prs__SessionInfo *si)
 	si->watches = s->watch;
 	si->status_set = s->status_set;
 	si->status_at = s->status_at;
+	si->idle = s->idle;
+	si->since = s->since;
 }
 
 static void
@@ -438,6 +453,22 @@ opt_string(json_t *m, const char *key, const char **out, size_t *len)
 	return 1;
 }
 
+void
+gw_session_id_format(char *buf, size_t n, const char *gateway, uint64_t epoch,
+		     uint64_t sid)
+{
+	snprintf(buf, n, "%s-%llx-%llu", gateway, (unsigned long long) epoch,
+		 (unsigned long long) sid);
+}
+
+/* A session with a token lifetime: make sure the cron looks at it. */
+static void
+token_watch(struct gw_server *srv, int64_t exp)
+{
+	if (exp > 0 && exp < srv->token_next)
+		srv->token_next = exp;
+}
+
 static void
 send_welcome(struct gw_conn *c, struct gw_session *s, json_t *id)
 {
@@ -446,8 +477,8 @@ send_welcome(struct gw_conn *c, struct gw_session *s, json_t *id)
 	char sid_str[160];
 	json_t *o = msg_new("welcome", id);
 
-	snprintf(sid_str, sizeof(sid_str), "%s-%llx-%llu", cfg->name,
-		 (unsigned long long) srv->epoch, (unsigned long long) s->sid);
+	gw_session_id_format(sid_str, sizeof(sid_str), cfg->name, srv->epoch,
+			     s->sid);
 	json_object_set_new(o, "session_id", json_string(sid_str));
 	json_object_set_new(o, "user_id", json_string(s->user_id));
 	json_object_set_new(o, "heartbeat_ms",
@@ -466,6 +497,7 @@ do_hello(struct gw_conn *c, json_t *m, json_t *id)
 	int status = PRS__STATUS__ST_ONLINE;
 	bool status_set = false;
 	char *meta = NULL, *user = NULL;
+	int64_t exp = 0;
 	json_t *v;
 	struct gw_session *s;
 
@@ -534,10 +566,12 @@ do_hello(struct gw_conn *c, json_t *m, json_t *id)
 	/* Who is it: credentials of the upgrade first, then the hello. */
 	if (c->auth_user != NULL) {
 		user = xstrdup(c->auth_user);
+		exp = c->auth_exp;
 	} else if (!cfg->auth_none) {
 		bool admin;
-		if (token == NULL || gw_auth_verify(cfg, token, token_len,
-						    &user, &admin) != 0) {
+		if (token == NULL ||
+		    gw_auth_verify_exp(cfg, token, token_len, &user, &admin,
+				       &exp) != 0) {
 			free(meta);
 			refuse(c, id,
 			       token ? "invalid token" : "token required");
@@ -563,6 +597,8 @@ do_hello(struct gw_conn *c, json_t *m, json_t *id)
 	s->meta = meta;
 	s->status_set = status_set;
 	s->status_at = status_set ? prs_now_ms() : 0;
+	s->token_exp = cfg->auth_none ? 0 : exp;
+	token_watch(srv, s->token_exp);
 	c->sess = s;
 	gw_conn_hello_done(c);
 	announce(srv, s);
@@ -817,6 +853,66 @@ do_bye(struct gw_conn *c, json_t *m, json_t *id)
 	gw_ws_close(c, 1000, "bye", true);
 }
 
+/* v1.1: a new token for the same user moves the end of the session to
+ * its exp. Under auth none sessions have no lifetime: ok, unchecked. */
+static void
+do_refresh(struct gw_conn *c, json_t *m, json_t *id)
+{
+	const struct gw_config *cfg = c->srv->cfg;
+	struct gw_session *s = c->sess;
+	const char *token;
+	size_t len;
+	char *user = NULL;
+	bool admin;
+	int64_t exp;
+
+	if (opt_string(m, "token", &token, &len) != 1) {
+		send_error(c, id, "bad_request",
+			   "token (a string) is required");
+		return;
+	}
+	if (cfg->auth_none) {
+		send_ok(c, id);
+		return;
+	}
+	if (gw_auth_verify_exp(cfg, token, len, &user, &admin, &exp) != 0) {
+		send_error(c, id, "unauthorized", "invalid token");
+		return;
+	}
+	if (strcmp(user, s->user_id) != 0) {
+		free(user);
+		send_error(c, id, "unauthorized",
+			   "the token is for another user");
+		return;
+	}
+	free(user);
+	s->token_exp = exp;
+	token_watch(c->srv, exp);
+	send_ok(c, id);
+}
+
+/* v1.1: this device is idle (or active again); the registry derives the
+ * user's auto-away from every session's flag. */
+static void
+do_activity(struct gw_conn *c, json_t *m, json_t *id)
+{
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+	Prs__Activity a = PRS__ACTIVITY__INIT;
+	json_t *idle = json_object_get(m, "idle");
+
+	if (!json_is_boolean(idle)) {
+		send_error(c, id, "bad_request", "idle must be true or false");
+		return;
+	}
+	c->sess->idle = json_is_true(idle);
+	a.sid = c->sess->sid;
+	a.idle = c->sess->idle;
+	env.body_case = PRS__ENVELOPE__BODY_ACTIVITY;
+	env.activity = &a;
+	gw_reg_send(c->srv, &env);
+	send_ok(c, id);
+}
+
 static void
 do_hello_again(struct gw_conn *c, json_t *m, json_t *id)
 {
@@ -836,6 +932,8 @@ static const struct {
 	{"ping", do_ping},
 	{"bye", do_bye},
 	{"hello", do_hello_again},
+	{"refresh", do_refresh},
+	{"activity", do_activity},
 };
 
 /* Token bucket per connection: rate_limit_per_sec, burst
@@ -986,7 +1084,9 @@ adopt_status(struct gw_server *srv, const Prs__Event *ev)
 		HASH_FIND(hh, srv->sessions, &sid, sizeof(sid), s);
 		if (s == NULL)
 			continue;
-		s->status = (uint8_t) p->status;
+		/* auto-away is derived: the user's choice stays online */
+		s->status = (uint8_t) (p->auto_away ? PRS__STATUS__ST_ONLINE
+						    : p->status);
 		s->status_set = true;
 		s->status_at = p->status_at;
 		free(s->text);
@@ -1047,7 +1147,7 @@ gw_session_typing(struct gw_server *srv, const Prs__Typing *t)
 /* ---- HTTP heartbeat sessions --------------------------------------- */
 
 int
-gw_session_http_heartbeat(struct gw_server *srv, const char *user)
+gw_session_http_heartbeat(struct gw_server *srv, const char *user, int64_t exp)
 {
 	struct gw_session *s;
 
@@ -1062,6 +1162,8 @@ gw_session_http_heartbeat(struct gw_server *srv, const char *user)
 		announce(srv, s);
 	}
 	s->expires = prs_mono_ms() + srv->cfg->http_session_ttl_ms;
+	s->token_exp = srv->cfg->auth_none ? 0 : exp;
+	token_watch(srv, s->token_exp);
 	return 0;
 }
 
@@ -1101,5 +1203,73 @@ gw_session_http_end_all(struct gw_server *srv)
 
 	HASH_ITER (hh_user, srv->http_sessions, s, tmp) {
 		http_session_end(srv, s, false);
+	}
+}
+
+/* ---- v1.1: token lifetime and kicks -------------------------------- */
+
+/* Ends s (WebSocket or HTTP) uncleanly because its token expired. */
+static void
+token_expired(struct gw_server *srv, struct gw_session *s)
+{
+	struct gw_conn *c = s->conn;
+
+	prs_debug("session %llu of %s: token expired",
+		  (unsigned long long) s->sid, s->user_id);
+	if (c == NULL) {
+		http_session_end(srv, s, false);
+		return;
+	}
+	send_error(c, NULL, "token_expired",
+		   "the token expired; reconnect with a new one");
+	gw_ws_close(c, 1008, "token expired", false);
+	if (c->sess != NULL) /* not a live WebSocket after all */
+		gw_conn_abort(c);
+}
+
+void
+gw_session_token_expire(struct gw_server *srv, int64_t now)
+{
+	struct gw_session *s, *tmp;
+	int64_t next = INT64_MAX;
+
+	if (now < srv->token_next)
+		return;
+	HASH_ITER (hh, srv->sessions, s, tmp) {
+		if (s->token_exp == 0)
+			continue;
+		if (s->token_exp > now) {
+			if (s->token_exp < next)
+				next = s->token_exp;
+			continue;
+		}
+		token_expired(srv, s);
+	}
+	srv->token_next = next;
+}
+
+void
+gw_session_kick(struct gw_server *srv, const Prs__Kick *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->n_sids; i++) {
+		struct gw_session *s;
+		struct gw_conn *c;
+		uint64_t sid = k->sids[i];
+
+		HASH_FIND(hh, srv->sessions, &sid, sizeof(sid), s);
+		if (s == NULL)
+			continue;
+		prs_info("session %llu of %s ended by an admin",
+			 (unsigned long long) sid, s->user_id);
+		c = s->conn;
+		if (c == NULL) {
+			http_session_end(srv, s, true);
+			continue;
+		}
+		gw_ws_close(c, 4001, "kicked", true);
+		if (c->sess != NULL)
+			gw_conn_abort(c);
 	}
 }

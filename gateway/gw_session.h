@@ -36,14 +36,27 @@ void gw_session_typing(struct gw_server *srv, const Prs__Typing *t);
  * answering the registry's Resync id. */
 void gw_session_resync(struct gw_server *srv, uint64_t id);
 
-/* HTTP heartbeat session of user (created or renewed for ttl); returns 0,
- * or -1 when the registry link is not ready. */
-int gw_session_http_heartbeat(struct gw_server *srv, const char *user);
+/* HTTP heartbeat session of user (created or renewed for ttl; under auth
+ * jwt it also ends at exp, wall ms, the exp of the token that renewed it
+ * last); returns 0, or -1 when the registry link is not ready. */
+int gw_session_http_heartbeat(struct gw_server *srv, const char *user,
+			      int64_t exp);
 /* Ends user's HTTP session at once (clean); no-op without one. */
 void gw_session_http_logout(struct gw_server *srv, const char *user);
 /* Cron: ends HTTP sessions whose ttl passed (unclean). */
 void gw_session_http_expire(struct gw_server *srv, int64_t now);
 /* Ends every HTTP session (unclean: shutdown, grace applies). */
 void gw_session_http_end_all(struct gw_server *srv);
+
+/* The session id clients see (welcome, admin session list). */
+void gw_session_id_format(char *buf, size_t n, const char *gateway,
+			  uint64_t epoch, uint64_t sid);
+/* Cron: ends the sessions whose token expired by now (wall ms):
+ * WebSockets get error token_expired and close 1008, HTTP sessions are
+ * dropped; unclean, so grace applies. Cheap until the earliest exp. */
+void gw_session_token_expire(struct gw_server *srv, int64_t now);
+/* Registry Kick: closes those sessions' WebSockets 4001 "kicked" and ends
+ * their HTTP sessions (clean). */
+void gw_session_kick(struct gw_server *srv, const Prs__Kick *k);
 
 #endif

@@ -90,6 +90,7 @@ struct gw_conn {
 	struct gw_ws_close_in *close_in; /* a client's close frame (gw_ws.c) */
 	struct gw_session *sess;         /* after hello */
 	char *auth_user;             /* identity established at the upgrade */
+	int64_t auth_exp;            /* its token's exp (wall ms); 0 = none */
 	struct gw_conn *prev, *next; /* srv->conns */
 	struct gw_conn *hprev, *hnext; /* srv hello FIFO (awaiting hello) */
 	struct gw_conn *flush_next;    /* srv->flushq */
@@ -117,6 +118,10 @@ struct gw_session {
 	bool await_ack;      /* welcome waits for the registry's SessionAck */
 	int64_t await_since; /* monotonic ms */
 	UT_hash_handle hh_user; /* srv->http_sessions, by user_id */
+	int64_t since;          /* wall ms when the session began */
+	int64_t token_exp; /* wall ms: the session ends then (auth jwt, the
+			      exp of its latest token); 0 = never */
+	bool idle;         /* the client reported its device idle */
 };
 
 struct gw_reg;
@@ -168,6 +173,8 @@ struct gw_server {
 	/* The longest outbound queue a WebSocket connection has had (bytes
 	 * pending in its out buffer, close frame included), since start. */
 	size_t ws_out_peak;
+	int64_t token_next; /* wall ms: no session's token expires before;
+			       the cron looks only from then on */
 };
 
 #endif

@@ -9,9 +9,10 @@
  * a reply may already show a state whose event is still held, and that
  * event must not then be taken for a duplicate.
  *
- * The digest covers what makes an event (status, is_online, text, meta);
- * since and last_seen change with it and are not compared. A record costs
- * about 100 bytes plus the id; records are kept for the life of the
+ * The digest covers what makes an event (status, is_online, text, meta,
+ * auto-away); since and last_seen change with it and are not compared. A
+ * record costs about 100 bytes plus the id; records are kept for the life
+ * of the
  * process (bounded by the users this gateway's clients ever saw change).
  */
 #include "gw_view.h"
@@ -47,8 +48,8 @@ static uint64_t
 digest(const Prs__Presence *p)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
-	unsigned char f[3] = {(unsigned char) p->status, p->is_online,
-			      p->has_text};
+	unsigned char f[4] = {(unsigned char) p->status, p->is_online,
+			      p->has_text, p->auto_away};
 	const char *text = p->has_text && p->text ? p->text : "";
 	const char *meta = p->meta ? p->meta : "";
 

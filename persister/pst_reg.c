@@ -3,8 +3,8 @@
  *
  * Design decisions:
  * - Towards the registry the persister initiates nothing but the
- *   heartbeat: all other work is a registry message, answered on the
- *   registry's inbox.
+ *   heartbeat: all other work is a registry message (batches, loads,
+ *   history queries), answered on the registry's inbox.
  *   It keeps no state about the registry beyond its epoch, which names
  *   batches together with their id (a restarted registry numbers from 1
  *   again): work already queued from an old incarnation is still applied
@@ -88,6 +88,10 @@ pst_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 	case PRS__ENVELOPE__BODY_LOAD:
 		if (env->load != NULL)
 			pst_work_load(r->work, env->load->load_id);
+		break;
+	case PRS__ENVELOPE__BODY_HISTORY_QUERY:
+		if (env->history_query != NULL)
+			pst_work_history(r->work, env->history_query);
 		break;
 	case PRS__ENVELOPE__BODY_HELLO:
 		break;

@@ -53,21 +53,30 @@ static const struct migration migrations[] = {
 	    " at bigint NOT NULL);"
 	    "CREATE INDEX IF NOT EXISTS presence_events_at_idx"
 	    " ON presence_events (at);"},
+	/* v1.1: auto-away (status holds the chosen one), so that a
+	 * registry restart shows what was shown before; a user's history,
+	 * newest first (PST_SQL_HISTORY). */
+	{2, "ALTER TABLE user_presence ADD COLUMN IF NOT EXISTS"
+	    " auto_away boolean NOT NULL DEFAULT false;"
+	    "CREATE INDEX IF NOT EXISTS presence_events_user_at_idx"
+	    " ON presence_events (user_id, at DESC, id DESC);"},
 };
 
 const char PST_SQL_BATCH[] =
 	"WITH up AS ("
 	" INSERT INTO user_presence (user_id, status, text, is_online,"
-	"  last_seen, since, meta, version, updated_at)"
-	" SELECT u, s, t, o, l, si, m::jsonb, v, now()"
+	"  last_seen, since, meta, version, auto_away, updated_at)"
+	" SELECT u, s, t, o, l, si, m::jsonb, v, a, now()"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[],"
-	"  $5::bigint[], $6::bigint[], $7::text[], $8::bigint[])"
-	"  AS r(u, s, t, o, l, si, m, v)"
+	"  $5::bigint[], $6::bigint[], $7::text[], $8::bigint[],"
+	"  $16::boolean[])"
+	"  AS r(u, s, t, o, l, si, m, v, a)"
 	" ON CONFLICT (user_id) DO UPDATE SET"
 	"  status = EXCLUDED.status, text = EXCLUDED.text,"
 	"  is_online = EXCLUDED.is_online, last_seen = EXCLUDED.last_seen,"
 	"  since = EXCLUDED.since, meta = EXCLUDED.meta,"
-	"  version = EXCLUDED.version, updated_at = now()"
+	"  version = EXCLUDED.version, auto_away = EXCLUDED.auto_away,"
+	"  updated_at = now()"
 	" WHERE user_presence.version < EXCLUDED.version"
 	" RETURNING 1),"
 	"ev AS ("
@@ -89,12 +98,17 @@ const char PST_SQL_BATCH[] =
 
 const char PST_SQL_LOAD_ROWS[] =
 	"SELECT user_id, status, text, is_online, last_seen, since,"
-	" meta::text, version FROM user_presence";
+	" meta::text, version, auto_away FROM user_presence";
 
 const char PST_SQL_LOAD_MEMBERS[] =
 	"SELECT thread_id, user_id FROM thread_members";
 
 const char PST_SQL_RETENTION[] = "DELETE FROM presence_events WHERE at < $1";
+
+/* Same instant: the later insert (higher id) is the newer change. */
+const char PST_SQL_HISTORY[] = "SELECT status, at FROM presence_events"
+			       " WHERE user_id = $1 AND at >= $2::bigint"
+			       " ORDER BY at DESC, id DESC LIMIT $3::bigint";
 
 int
 pst_sql_schema_version(void)
@@ -345,6 +359,7 @@ add_rows(struct pst_batch_params *bp, const Prs__WriteBatch *b)
 			    p->meta != NULL && p->meta[0] != '\0' ? p->meta
 								  : NULL);
 		pst_arr_i64(&bp->arr[PST_BP_VERSION], k[i].version);
+		pst_arr_bool(&bp->arr[PST_BP_AUTO], p->auto_away);
 		bp->nrows++;
 	}
 	free(k);
@@ -494,6 +509,7 @@ pst_row_from_result(const PGresult *res, int i, Prs__PresenceRow *r,
 	char *text = col(res, i, 2), *online = col(res, i, 3);
 	char *last_seen = col(res, i, 4), *since = col(res, i, 5);
 	char *meta = col(res, i, 6), *version = col(res, i, 7);
+	char *aut = col(res, i, 8);
 	int st;
 
 	prs__presence_row__init(r);
@@ -541,6 +557,11 @@ pst_row_from_result(const PGresult *res, int i, Prs__PresenceRow *r,
 		*why = "bad version";
 		return -1;
 	}
+	if (aut == NULL || (strcmp(aut, "t") && strcmp(aut, "f"))) {
+		*why = "bad auto_away";
+		return -1;
+	}
+	p->auto_away = aut[0] == 't';
 	return 0;
 }
 
@@ -562,5 +583,25 @@ pst_member_from_result(const PGresult *res, int i, Prs__MemberOp *m,
 	m->thread_id = thread;
 	m->user_id = user;
 	m->add = true;
+	return 0;
+}
+
+int
+pst_history_from_result(const PGresult *res, int i, Prs__HistoryRow *h,
+			const char **why)
+{
+	char *status = col(res, i, 0), *at = col(res, i, 1);
+	int st;
+
+	prs__history_row__init(h);
+	if (status == NULL || (st = prs_status_parse(status)) < 0) {
+		*why = "bad status";
+		return -1;
+	}
+	h->status = (Prs__Status) st;
+	if (at == NULL || pst_parse_i64(at, &h->at)) {
+		*why = "bad at";
+		return -1;
+	}
 	return 0;
 }

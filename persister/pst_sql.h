@@ -56,6 +56,7 @@ enum {
 	PST_BP_ADD_USER,
 	PST_BP_DEL_THREAD,
 	PST_BP_DEL_USER,
+	PST_BP_AUTO, /* v1.1: user_presence.auto_away */
 	PST_BP_N
 };
 
@@ -82,7 +83,11 @@ extern const char PST_SQL_BATCH[];     /* PST_BP_N params; 1 row of counts */
 extern const char PST_SQL_LOAD_ROWS[]; /* no params; PST_LOAD_ROWS_NF */
 extern const char PST_SQL_LOAD_MEMBERS[]; /* no params; 2 fields */
 extern const char PST_SQL_RETENTION[];    /* $1 = cutoff ms */
-#define PST_LOAD_ROWS_NF    8
+/* v1.1: $1 user, $2 since (ms), $3 limit; PST_HISTORY_NF fields */
+extern const char PST_SQL_HISTORY[];
+#define PST_HISTORY_NF      2
+#define PST_HISTORY_MAX     1000 /* rows per history query */
+#define PST_LOAD_ROWS_NF    9
 #define PST_LOAD_MEMBERS_NF 2
 
 /* Newest schema version this persister knows. */
@@ -106,6 +111,10 @@ bool pst_result_shape_ok(const PGresult *res, int nfields);
  * malformed (the caller skips it). */
 int pst_row_from_result(const PGresult *res, int i, Prs__PresenceRow *r,
 			Prs__Presence *p, const char **why);
+/* Row i of a PST_SQL_HISTORY result into h (user_id left empty).
+ * Returns 0, or -1 with *why set when the row is malformed. */
+int pst_history_from_result(const PGresult *res, int i, Prs__HistoryRow *h,
+			    const char **why);
 /* Same for row i of a PST_SQL_LOAD_MEMBERS result (add = true). */
 int pst_member_from_result(const PGresult *res, int i, Prs__MemberOp *m,
 			   const char **why);

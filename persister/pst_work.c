@@ -18,6 +18,11 @@
  *   a new load request supersedes a waiting one. Batches are identified
  *   by (registry epoch, batch id): a restarted registry numbers from 1
  *   again. A repeat of a batch committed recently is only acknowledged.
+ * - A history query (v1.1) is read-only and waits its turn like any job,
+ *   so it sees every batch that arrived before it. One that could not
+ *   start within PST_HISTORY_WAIT_MS (PostgreSQL away) is answered with
+ *   an error instead of being run for nobody: the registry has long
+ *   answered unavailable.
  */
 #include "pst_work.h"
 #include "pst_db.h"
@@ -31,12 +36,13 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#define WORK_QUEUE_MAX  4096
-#define RETENTION_EVERY 3600.0
-#define BAD_ROWS_LOGGED 10 /* per load; then only a count */
-#define DONE_RING       64 /* batches remembered as committed */
+#define WORK_QUEUE_MAX      4096
+#define RETENTION_EVERY     3600.0
+#define BAD_ROWS_LOGGED     10 /* per load; then only a count */
+#define DONE_RING           64 /* batches remembered as committed */
+#define PST_HISTORY_WAIT_MS 10000
 
-enum job_kind { JOB_BATCH, JOB_LOAD, JOB_RETENTION };
+enum job_kind { JOB_BATCH, JOB_LOAD, JOB_RETENTION, JOB_HISTORY };
 
 struct job {
 	struct job *next;
@@ -47,6 +53,9 @@ struct job {
 	int step;                   /* JOB_LOAD: 0 rows, 1 members */
 	size_t nbad;                /* JOB_LOAD: malformed rows skipped */
 	uint32_t nchunks;           /* JOB_LOAD: chunks sent (their index) */
+	char *user;                 /* JOB_HISTORY: parameters */
+	char since[24], limit[16];
+	int64_t deadline; /* JOB_HISTORY: monotonic ms to start by */
 };
 
 struct pst_work {
@@ -76,6 +85,7 @@ job_free(struct job *j)
 {
 	if (j->kind == JOB_BATCH)
 		pst_batch_params_free(&j->bp);
+	free(j->user);
 	free(j);
 }
 
@@ -135,6 +145,22 @@ send_chunk(struct pst_work *w, uint64_t load_id, uint32_t index,
 	w->send(w->send_arg, &env);
 }
 
+static void
+send_history(struct pst_work *w, uint64_t query, Prs__HistoryRow **rows,
+	     size_t n, const char *err)
+{
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+	Prs__HistoryReply hr = PRS__HISTORY_REPLY__INIT;
+
+	hr.query = query;
+	hr.rows = rows;
+	hr.n_rows = n;
+	hr.error = (char *) (err != NULL ? err : "");
+	env.body_case = PRS__ENVELOPE__BODY_HISTORY_REPLY;
+	env.history_reply = &hr;
+	w->send(w->send_arg, &env);
+}
+
 /* Nothing is in flight any more: start the next job, or report the
  * stop. */
 static void
@@ -168,9 +194,10 @@ work_lost(struct pst_work *w)
 	struct job *j = w->cur;
 
 	prs_debug("%s %" PRIu64 " waits for PostgreSQL",
-		  j->kind == JOB_BATCH  ? "batch"
-		  : j->kind == JOB_LOAD ? "load"
-					: "retention",
+		  j->kind == JOB_BATCH     ? "batch"
+		  : j->kind == JOB_LOAD    ? "load"
+		  : j->kind == JOB_HISTORY ? "history query"
+					   : "retention",
 		  j->id);
 	work_continue(w);
 }
@@ -343,6 +370,53 @@ retention_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
 	work_next(w);
 }
 
+static void
+history_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
+		const char *err)
+{
+	struct pst_work *w = arg;
+	struct job *j = w->cur;
+	Prs__HistoryRow *rows, **ptrs;
+	const char *why;
+	size_t k = 0;
+	int n, i;
+
+	if (rc == PST_DB_ELOST) {
+		work_lost(w);
+		return;
+	}
+	if (rc == PST_DB_OK && !pst_result_shape_ok(res, PST_HISTORY_NF)) {
+		rc = PST_DB_ESQL;
+		err = "unexpected result shape";
+	}
+	if (rc == PST_DB_ESQL) {
+		prs_err("history query %" PRIu64 " failed: %s", j->id, err);
+		send_history(w, j->id, NULL, 0, err);
+		work_next(w);
+		return;
+	}
+	n = PQntuples(res);
+	if (n > PST_HISTORY_MAX)
+		n = PST_HISTORY_MAX;
+	rows = xcalloc(n > 0 ? (size_t) n : 1, sizeof(*rows));
+	ptrs = xcalloc(n > 0 ? (size_t) n : 1, sizeof(*ptrs));
+	for (i = 0; i < n; i++) {
+		if (pst_history_from_result(res, i, &rows[k], &why)) {
+			prs_warn("history query %" PRIu64
+				 ": skipping row %d: %s",
+				 j->id, i, why);
+			continue;
+		}
+		ptrs[k] = &rows[k];
+		k++;
+	}
+	prs_debug("history query %" PRIu64 ": %zu events", j->id, k);
+	send_history(w, j->id, ptrs, k, NULL);
+	free(rows);
+	free(ptrs);
+	work_next(w);
+}
+
 static bool
 batch_committed(const struct pst_work *w, uint64_t epoch, uint64_t id)
 {
@@ -368,10 +442,18 @@ work_kick(struct pst_work *w)
 	/* A resend queued while its first copy was being committed: the
 	 * registry resends the same batch, so it only needs the ack (and
 	 * applying it again would store its history rows twice). */
-	while ((j = w->head) != NULL && j->kind == JOB_BATCH &&
-	       batch_committed(w, j->epoch, j->id)) {
-		w->nrepeats++;
-		send_ack(w, j->id, true, NULL);
+	while ((j = w->head) != NULL) {
+		if (j->kind == JOB_BATCH &&
+		    batch_committed(w, j->epoch, j->id)) {
+			w->nrepeats++;
+			send_ack(w, j->id, true, NULL);
+		} else if (j->kind == JOB_HISTORY &&
+			   prs_mono_ms() >= j->deadline) {
+			send_history(w, j->id, NULL, 0,
+				     "waited too long for PostgreSQL");
+		} else {
+			break;
+		}
 		work_pop(w);
 	}
 	if (j == NULL || !pst_db_idle(w->db))
@@ -393,6 +475,12 @@ work_kick(struct pst_work *w)
 		rc = pst_db_exec(w->db, PST_SQL_RETENTION, 1, params,
 				 retention_done_cb, w);
 		break;
+	case JOB_HISTORY: {
+		const char *hp[3] = {j->user, j->since, j->limit};
+		rc = pst_db_exec(w->db, PST_SQL_HISTORY, 3, hp,
+				 history_done_cb, w);
+		break;
+	}
 	}
 	if (rc == 0)
 		w->cur = j;
@@ -469,6 +557,32 @@ pst_work_load(struct pst_work *w, uint64_t load_id)
 	j = xcalloc(1, sizeof(*j));
 	j->kind = JOB_LOAD;
 	j->id = load_id;
+	work_push(w, j);
+	work_kick(w);
+}
+
+void
+pst_work_history(struct pst_work *w, const Prs__HistoryQuery *q)
+{
+	struct job *j;
+
+	if (q->user_id == NULL ||
+	    !prs_id_valid(q->user_id, strlen(q->user_id)) || q->limit < 1 ||
+	    q->limit > PST_HISTORY_MAX || q->since < 0) {
+		send_history(w, q->query, NULL, 0, "invalid history query");
+		return;
+	}
+	if (work_full(w)) {
+		send_history(w, q->query, NULL, 0, "persister queue full");
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = JOB_HISTORY;
+	j->id = q->query;
+	j->user = xstrdup(q->user_id);
+	snprintf(j->since, sizeof(j->since), "%" PRId64, q->since);
+	snprintf(j->limit, sizeof(j->limit), "%" PRIu32, q->limit);
+	j->deadline = prs_mono_ms() + PST_HISTORY_WAIT_MS;
 	work_push(w, j);
 	work_kick(w);
 }

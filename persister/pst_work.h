@@ -1,7 +1,7 @@
 /*
- * The persister's work queue: write batches, state loads and history
- * retention, executed one at a time, in arrival order, on the database
- * connection. Work waits while PostgreSQL is unreachable.
+ * The persister's work queue: write batches, state loads, history
+ * queries and history retention, executed one at a time, in arrival order, on
+ * the database connection. Work waits while PostgreSQL is unreachable.
  */
 #ifndef PST_WORK_H
 #define PST_WORK_H
@@ -40,6 +40,12 @@ void pst_work_batch(struct pst_work *w, uint64_t epoch,
 /* Queues a state load answered with LoadChunks. A load still waiting
  * (not started) is superseded: only the newest request is answered. */
 void pst_work_load(struct pst_work *w, uint64_t load_id);
+
+/* v1.1: queues a history query, answered with a HistoryReply (rows
+ * newest first, or an error: invalid query, queue full, SQL error, or
+ * still waiting for PostgreSQL PST_HISTORY_WAIT_MS after it came, when
+ * the registry has given up on it anyway). */
+void pst_work_history(struct pst_work *w, const Prs__HistoryQuery *q);
 
 /* Starts no further work; calls cb (on the loop or from here) once the
  * command in flight, if any, has finished. */

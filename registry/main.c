@@ -55,6 +55,7 @@ cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	int64_t now;
 
 	reg_cron(&R);
+	reg_history_tick(&R);
 	now = prs_mono_ms();
 	if (sd_watchdog_enabled(0, &usec) > 0 &&
 	    now - last_dog >= (int64_t) (usec / 2000)) {
@@ -70,6 +71,7 @@ static void
 before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	reg_flush_writes(&R);
+	reg_history_pump(&R);
 }
 
 static void

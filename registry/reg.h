@@ -42,6 +42,7 @@ struct reg_config {
 struct reg_user;
 struct reg_thread;
 struct reg_session;
+struct reg_hquery;
 
 /* Session S watches user U: one node, in S's table and U's list. */
 struct reg_watch {
@@ -88,6 +89,9 @@ struct reg_user {
 	struct reg_member *threads;
 	struct reg_watch *watchers;
 	UT_hash_handle hh;
+	int nidle;        /* v1.1: sessions whose device is idle */
+	bool loaded_auto; /* v1.1: stored as auto-away (while pending) */
+	bool grace_idle;  /* v1.1: the last session was idle (in grace) */
 };
 
 /* What others and the user's own sessions saw of a user before the first
@@ -96,6 +100,7 @@ struct reg_held {
 	int ps, os;
 	bool po, oo;
 	char *ptext, *otext, *meta;
+	bool pa, oa; /* v1.1: auto-away as others / own sessions saw it */
 };
 
 struct reg_gw;
@@ -109,6 +114,9 @@ struct reg_session {
 	bool stale;    /* not yet re-announced in a running resync */
 	struct reg_session *uprev, *unext;
 	UT_hash_handle hh; /* in gw->sessions, keyed by sid */
+	bool idle;         /* v1.1: the client reported its device idle */
+	int64_t since;     /* v1.1: ms since epoch when the session began */
+	char *device;      /* v1.1: as the hello named it, NULL = none */
 };
 
 struct reg_gw {
@@ -167,6 +175,9 @@ struct reg {
 	bool hold;               /* events held until gateways re-announced */
 	size_t npending;         /* users loaded as online */
 	struct reg_user *held_head;
+	struct reg_hquery *hq_head, *hq_tail; /* v1.1: history queries */
+	size_t nhq;
+	uint64_t hq_seq;
 	bool stopping;
 	bool no_peers; /* open no sockets to gateways (fuzz harness) */
 
@@ -239,11 +250,40 @@ void reg_user_loaded(struct reg *r, const Prs__PresenceRow *row);
 /* Frees all state at exit (gateways, sessions, users, threads). */
 void reg_state_free(struct reg *r);
 
+/* v1.1: the client of s reported its device idle (or active again);
+ * auto-away follows (one event per visible change). */
+void reg_session_idle(struct reg *r, struct reg_session *s, bool idle);
+/* v1.1: a user without sessions whose grace runs goes offline now (an
+ * admin ended the user's sessions); no-op otherwise. */
+void reg_user_grace_end(struct reg *r, struct reg_user *u);
+
+/* reg_admin.c (v1.1): the admin API's requests. OP_SESSIONS and OP_KICK
+ * are answered at once; OP_HISTORY goes to the persister and is answered
+ * when it replies (reg_history_reply) or, failing that, unavailable. */
+void reg_admin_request(struct reg *r, struct reg_gw *gw, Prs__Request *q);
+void reg_history_reply(struct reg *r, const Prs__HistoryReply *hr);
+/* Before sleep: sends the history queries whose preceding writes have
+ * gone to the persister (so that they see them). */
+void reg_history_pump(struct reg *r);
+/* Cron: answers unavailable to queries the persister did not answer. */
+void reg_history_tick(struct reg *r);
+/* The persister restarted: queries sent to it will not be answered. */
+void reg_history_fail_sent(struct reg *r);
+void reg_admin_free(struct reg *r);
+
 /* reg_link.c: messages */
 void reg_send_event(struct reg *r, struct reg_gw *gw, const Prs__Presence *p,
 		    bool own);
 void reg_send_typing(struct reg *r, struct reg_gw *gw, const char *thread,
 		     const char *user, bool active);
+/* v1.1: a Reply, or a Kick of sids, to gateway gw. */
+void reg_send_reply(struct reg *r, struct reg_gw *gw, Prs__Reply *rep);
+void reg_send_kick(struct reg *r, struct reg_gw *gw, uint64_t *sids, size_t n);
+/* v1.1: the persister looks alive (a message within the last 2 s). */
+bool reg_pst_alive(const struct reg *r);
+/* v1.1: the id of the write batch that will carry what is pending now
+ * (the last one sent when nothing is pending). */
+uint64_t reg_write_horizon(const struct reg *r);
 void reg_mark_dirty(struct reg *r, struct reg_user *u);
 void reg_history_add(struct reg *r, const char *user, int status, int64_t at);
 void reg_memop_add(struct reg *r, const char *thread, const char *user,

@@ -68,6 +68,29 @@ reg_send_typing(struct reg *r, struct reg_gw *gw, const char *thread,
 	gw_send(gw, &env);
 }
 
+void
+reg_send_reply(struct reg *r, struct reg_gw *gw, Prs__Reply *rep)
+{
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+
+	env.body_case = PRS__ENVELOPE__BODY_REPLY;
+	env.reply = rep;
+	gw_send(gw, &env);
+}
+
+void
+reg_send_kick(struct reg *r, struct reg_gw *gw, uint64_t *sids, size_t n)
+{
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+	Prs__Kick k = PRS__KICK__INIT;
+
+	k.sids = sids;
+	k.n_sids = n;
+	env.body_case = PRS__ENVELOPE__BODY_KICK;
+	env.kick = &k;
+	gw_send(gw, &env);
+}
+
 static void
 send_hello(struct reg *r, struct prs_peer *peer, uint64_t peer_epoch)
 {
@@ -498,6 +521,11 @@ on_request(struct reg *r, struct reg_gw *gw, Prs__Request *q)
 	case PRS__OP__OP_MEMBERS_DEL:
 		err = req_members(r, q, &b);
 		break;
+	case PRS__OP__OP_SESSIONS:
+	case PRS__OP__OP_KICK:
+	case PRS__OP__OP_HISTORY:
+		reg_admin_request(r, gw, q); /* it answers (reg_admin.c) */
+		return;
 	default:
 		err = "bad_request";
 		b.rep.message = "unknown operation";
@@ -621,6 +649,13 @@ on_gateway(struct reg *r, Prs__Envelope *env, uint32_t pipe)
 			reg_typing(r, s, ty->thread_id, ty->active);
 		break;
 	}
+	case PRS__ENVELOPE__BODY_ACTIVITY: {
+		struct reg_session *s =
+			reg_session_find(gw, env->activity->sid);
+		if (s != NULL)
+			reg_session_idle(r, s, env->activity->idle);
+		break;
+	}
 	default:
 		break;
 	}
@@ -676,6 +711,18 @@ version_next(struct reg *r)
 	int64_t now_us = prs_now_ms() * 1000;
 	r->version = r->version + 1 > now_us ? r->version + 1 : now_us;
 	return r->version;
+}
+
+bool
+reg_pst_alive(const struct reg *r)
+{
+	return r->pst_epoch != 0 && prs_mono_ms() - r->pst_last_heard < 2000;
+}
+
+uint64_t
+reg_write_horizon(const struct reg *r)
+{
+	return r->nhistory > 0 ? r->batch_seq + 1 : r->batch_seq;
 }
 
 void
@@ -772,7 +819,10 @@ reg_flush_writes(struct reg *r)
 		prs__presence_row__init(row);
 		prs__presence__init(p);
 		p->user_id = xstrdup(u->id);
-		p->status = view.status;
+		/* the chosen status: auto-away is derived, never stored */
+		p->status =
+			view.auto_away ? PRS__STATUS__ST_ONLINE : view.status;
+		p->auto_away = view.auto_away;
 		p->is_online = reg_user_online(u);
 		p->has_text = u->text != NULL;
 		p->text = xstrdup(u->text ? u->text : "");
@@ -816,6 +866,7 @@ on_persister(struct reg *r, Prs__Envelope *env)
 			 (unsigned long long) env->epoch);
 		r->pst_epoch = env->epoch;
 		r->pst_next_seq = 0;
+		reg_history_fail_sent(r);
 		if (r->inflight != NULL)
 			batch_send(r);
 		if (!r->ready) {
@@ -844,6 +895,9 @@ on_persister(struct reg *r, Prs__Envelope *env)
 		batch_free(r->inflight);
 		r->inflight = NULL;
 		reg_flush_writes(r);
+		break;
+	case PRS__ENVELOPE__BODY_HISTORY_REPLY:
+		reg_history_reply(r, env->history_reply);
 		break;
 	case PRS__ENVELOPE__BODY_CHUNK: {
 		Prs__LoadChunk *c = env->chunk;
@@ -1044,6 +1098,7 @@ reg_link_stop(struct reg *r)
 	size_t i;
 
 	prs_inbox_close(r->inbox);
+	reg_admin_free(r);
 	reg_state_free(r);
 	prs_peer_close(r->pst);
 	batch_free(r->inflight);

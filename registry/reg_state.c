@@ -9,6 +9,14 @@
  * second device" and "no event when nothing visible changed" hold without
  * special cases. Audiences come from indexes (thread members, watchers);
  * a per-pass mark on each session removes duplicates without allocating.
+ *
+ * Auto-away (v1.1) is part of the view, not of the state: a user who chose
+ * online is shown away ("auto") while every live session is idle (during
+ * grace: while the last one was). reg_view derives it, so snapshots
+ * compare it like any status, and publish emits exactly the events it
+ * makes visible: none for a second idle device while another is active,
+ * none for a user who chose away, dnd or invisible. The chosen status
+ * itself never changes, and is what gets persisted.
  */
 #include "reg.h"
 #include "prs_util.h"
@@ -20,7 +28,9 @@
 
 #define ST_OFFLINE   PRS__STATUS__ST_OFFLINE
 #define ST_ONLINE    PRS__STATUS__ST_ONLINE
+#define ST_AWAY      PRS__STATUS__ST_AWAY
 #define ST_INVISIBLE PRS__STATUS__ST_INVISIBLE
+#define DEVICE_MAX   64
 
 #define TEXT_MAX 256
 #define META_MAX 4096
@@ -29,6 +39,7 @@ struct snap {
 	int ps, os;
 	bool po, oo;
 	const char *ptext, *otext, *meta;
+	bool pa, oa; /* auto-away */
 };
 
 static bool
@@ -43,19 +54,36 @@ reg_user_online(const struct reg_user *u)
 	return user_live(u) && u->status != ST_INVISIBLE;
 }
 
+/* Auto-away: chose online, and every live session is idle (in grace: the
+ * last one was; loaded after a restart and not re-announced yet: as
+ * stored, so that the re-announce changes nothing visible). */
+static bool
+user_auto_away(const struct reg_user *u)
+{
+	if (u->status != ST_ONLINE)
+		return false;
+	if (u->nsessions > 0)
+		return u->nidle == u->nsessions;
+	if (u->in_grace)
+		return u->grace_idle;
+	return u->pending && u->loaded_auto;
+}
+
 void
 reg_view(const struct reg_user *u, bool own, int64_t now, Prs__Presence *p)
 {
 	bool live = user_live(u);
+	bool aut = live && user_auto_away(u);
+	int shown = aut ? ST_AWAY : u->status;
 	int st;
 	bool on;
 
 	if (own) {
-		st = live ? u->status : ST_OFFLINE;
+		st = live ? shown : ST_OFFLINE;
 		on = live && u->status != ST_INVISIBLE;
 	} else {
 		on = live && u->status != ST_INVISIBLE;
-		st = on ? u->status : ST_OFFLINE;
+		st = on ? shown : ST_OFFLINE;
 	}
 	prs__presence__init(p);
 	p->user_id = u->id;
@@ -67,6 +95,7 @@ reg_view(const struct reg_user *u, bool own, int64_t now, Prs__Presence *p)
 	p->since = own ? u->since_own : u->since_pub;
 	p->meta = u->meta ? u->meta : "";
 	p->status_at = u->status_at;
+	p->auto_away = aut && st != ST_OFFLINE;
 }
 
 static void
@@ -78,10 +107,12 @@ snap_take(const struct reg_user *u, struct snap *s)
 	s->ps = p.status;
 	s->po = p.is_online;
 	s->ptext = p.has_text ? u->text : NULL;
+	s->pa = p.auto_away;
 	reg_view(u, true, 0, &p);
 	s->os = p.status;
 	s->oo = p.is_online;
 	s->otext = p.has_text ? u->text : NULL;
+	s->oa = p.auto_away;
 	s->meta = u->meta;
 }
 
@@ -226,14 +257,14 @@ emit_own(struct reg *r, struct reg_user *u, struct reg_session *origin,
 static bool
 snap_pub_differs(const struct snap *b, const struct snap *a)
 {
-	return b->ps != a->ps || b->po != a->po ||
+	return b->ps != a->ps || b->po != a->po || b->pa != a->pa ||
 	       !str_eq(b->ptext, a->ptext) || !str_eq(b->meta, a->meta);
 }
 
 static bool
 snap_own_differs(const struct snap *b, const struct snap *a)
 {
-	return b->os != a->os || b->oo != a->oo ||
+	return b->os != a->os || b->oo != a->oo || b->oa != a->oa ||
 	       !str_eq(b->otext, a->otext) || !str_eq(b->meta, a->meta);
 }
 
@@ -260,6 +291,8 @@ hold_add(struct reg *r, struct reg_user *u, const struct snap *b)
 	h->ptext = xstrdup_or_null(b->ptext);
 	h->otext = xstrdup_or_null(b->otext);
 	h->meta = xstrdup_or_null(b->meta);
+	h->pa = b->pa;
+	h->oa = b->oa;
 	u->held = h;
 	u->held_next = r->held_head;
 	r->held_head = u;
@@ -293,8 +326,8 @@ reg_hold_release(struct reg *r)
 	r->repair = true;
 	for (u = r->held_head; u != NULL; u = next) {
 		struct reg_held *h = u->held;
-		struct snap b = {h->ps,    h->os,    h->po,  h->oo,
-				 h->ptext, h->otext, h->meta},
+		struct snap b = {h->ps,    h->os,   h->po, h->oo, h->ptext,
+				 h->otext, h->meta, h->pa, h->oa},
 			    a;
 		next = u->held_next;
 		u->held_next = NULL;
@@ -493,6 +526,8 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 					       info->has_text ? info->text
 							      : NULL,
 					       info->status_at);
+			/* unless an Activity was lost on the way */
+			reg_session_idle(r, s, info->idle);
 			return;
 		}
 		reg_session_close(r, s, false);
@@ -533,6 +568,12 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	s->sid = info->sid;
 	s->gw = gw;
 	s->user = u;
+	s->idle = info->idle; /* false from a hello: new sessions are active */
+	s->since = info->since > 0 ? info->since : prs_now_ms();
+	if (info->device[0] != '\0' && strlen(info->device) <= DEVICE_MAX &&
+	    prs_utf8_valid(info->device, strlen(info->device)))
+		s->device = xstrdup(info->device);
+	u->nidle += s->idle;
 	HASH_ADD(hh, gw->sessions, sid, sizeof(s->sid), s);
 	DL_APPEND2(u->sessions, s, uprev, unext);
 	u->nsessions++;
@@ -562,6 +603,10 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 	HASH_DEL(s->gw->sessions, s);
 	DL_DELETE2(u->sessions, s, uprev, unext);
 	u->nsessions--;
+	u->nidle -= s->idle;
+	if (u->nsessions == 0)
+		u->grace_idle = s->idle;
+	free(s->device);
 	free(s);
 	if (u->nsessions == 0 && !u->pending) {
 		if (!clean && r->cfg.offline_grace_ms > 0) {
@@ -601,6 +646,33 @@ reg_status_set(struct reg *r, struct reg_session *s, int status,
 	u->text = text ? xstrdup(text) : NULL;
 	publish(r, u, &b, s, 0);
 	free(old);
+}
+
+void
+reg_session_idle(struct reg *r, struct reg_session *s, bool idle)
+{
+	struct reg_user *u = s->user;
+	struct snap b;
+
+	if (s->idle == idle)
+		return;
+	snap_take(u, &b);
+	s->idle = idle;
+	u->nidle += idle ? 1 : -1;
+	/* No origin: the derived status is news to this session too. */
+	publish(r, u, &b, NULL, 0);
+}
+
+void
+reg_user_grace_end(struct reg *r, struct reg_user *u)
+{
+	struct snap b;
+
+	if (!u->in_grace || u->nsessions > 0)
+		return;
+	snap_take(u, &b);
+	grace_stop(r, u);
+	publish(r, u, &b, NULL, u->grace_last_seen);
 }
 
 int
@@ -872,6 +944,7 @@ reg_user_loaded(struct reg *r, const Prs__PresenceRow *row)
 	u->meta = meta_canon(p->meta);
 	u->last_seen = p->last_seen > 0 ? p->last_seen : 0;
 	u->since_pub = u->since_own = p->since;
+	u->loaded_auto = u->pending && p->auto_away;
 	if (row->version > r->version)
 		r->version = row->version;
 }
@@ -894,6 +967,7 @@ reg_state_free(struct reg *r)
 				free(w);
 			}
 			HASH_DEL(gw->sessions, s);
+			free(s->device);
 			free(s);
 		}
 		HASH_DEL(r->gws, gw);

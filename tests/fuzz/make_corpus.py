@@ -66,21 +66,23 @@ def frames(*envs):
 GW, REG, PST = 1, 2, 3
 HELLO, SESSIONS, CLOSE, SET_STATUS, REQUEST, TYPING, EVENT, REPLY, \
     RESYNC, BATCH, ACK, LOAD, CHUNK = range(10, 23)
+# v1.1
+ACTIVITY, KICK, HQUERY, HREPLY = range(24, 28)
 
 
 def presence(user, status=1, online=True, text=None, last_seen=0,
-             since=1700000000000, meta=""):
+             since=1700000000000, meta="", auto=False):
     b = f_bytes(1, user) + f_int(2, status) + f_int(3, 1 if online else 0)
     if text is not None:
         b += f_int(4, 1) + f_bytes(5, text)
     b += f_int(6, last_seen) + f_int(7, since)
     if meta:
         b += f_bytes(8, meta)
-    return b
+    return b + f_int(9, 1 if auto else 0)
 
 
 def session_info(sid, user, device="", status=1, text=None, meta="",
-                 watches=(), status_set=False):
+                 watches=(), status_set=False, idle=False, since=0):
     b = f_int(1, sid) + f_bytes(2, user)
     if device:
         b += f_bytes(3, device)
@@ -92,17 +94,30 @@ def session_info(sid, user, device="", status=1, text=None, meta="",
     for w in watches:
         b += f_bytes(8, w)
     b += f_int(9, 1 if status_set else 0)
-    return b
+    return b + f_int(10, 1 if idle else 0) + f_int(11, since)
 
 
-def request(req, sid, op, user, admin=False, thread="", ids=()):
+def request(req, sid, op, user, admin=False, thread="", ids=(), since=0,
+            limit=0):
     b = (f_int(1, req) + f_int(2, sid) + f_int(3, op) + f_bytes(4, user) +
          f_int(5, 1 if admin else 0))
     if thread:
         b += f_bytes(6, thread)
     for i in ids:
         b += f_bytes(7, i)
-    return b
+    return b + f_int(8, since) + f_int(9, limit)
+
+
+def history_row(status, at, user=""):
+    return (f_bytes(1, user) if user else b"") + f_int(2, status) + \
+        f_int(3, at)
+
+
+def session_entry(sid, gw, epoch, device="", since=0, idle=False):
+    b = f_int(1, sid) + f_bytes(2, gw) + f_int(3, epoch)
+    if device:
+        b += f_bytes(4, device)
+    return b + f_int(5, since) + f_int(6, 1 if idle else 0)
 
 
 def member(thread, user, add=True):
@@ -168,6 +183,19 @@ def gw_link():
         b"\x00\x00\x00\x03\xff\xff\xff",
         b"\xff\xff\xff\xff",
         frames(b""),
+        # v1.1
+        frames(r(1, EVENT, f_packed(1, [1, 2]) +
+                 f_msg(2, presence("u4", status=2, auto=True)) +
+                 f_int(3, 1))),
+        frames(r(1, KICK, f_packed(1, [1, 2, 3, 99]))),
+        frames(r(1, KICK, b"")),
+        frames(r(1, REPLY, f_int(1, 1) +
+                 f_msg(6, session_entry(1, "gw1", 0x5EED, "phone",
+                                        1700000000000, True)) +
+                 f_msg(6, session_entry(2, "", 0)))),
+        frames(r(1, REPLY, f_int(1, 1) + f_int(7, 3))),
+        frames(r(1, REPLY, f_int(1, 1) + f_msg(8, history_row(2, 5)) +
+                 f_msg(8, history_row(0, 4)) + f_msg(8, history_row(77, -1)))),
     ]
     write("gw_link", seeds)
 
@@ -242,6 +270,29 @@ def reg_link():
                        p(2, ACK, f_int(1, 1) + f_bytes(3, "failed"))),
         ready + frames(envelope(0, "", 0, 0, HELLO, b"")),
         ready + b"\x00\x00\x00\x02\x08",
+        # v1.1: activity, admin requests, history replies
+        ready + frames(hello, sess, g(3, ACTIVITY, f_int(1, 1) + f_int(2, 1)),
+                       g(4, ACTIVITY, f_int(1, 2) + f_int(2, 1)),
+                       g(5, ACTIVITY, f_int(1, 1)),
+                       g(6, ACTIVITY, f_int(1, 9) + f_int(2, 1))),
+        ready + frames(hello, g(2, SESSIONS, f_msg(1, session_info(
+            3, "alice", idle=True, since=1700000000000)) + f_int(2, 1) +
+            f_int(3, 1))),
+        ready + frames(hello, sess, g(3, REQUEST, request(
+            10, 0, 9, "admin", True, ids=["alice"]))),
+        ready + frames(hello, sess, g(3, REQUEST, request(
+            11, 0, 10, "admin", True, ids=["alice"])),
+            g(4, CLOSE, f_int(1, 1))),
+        ready + frames(hello, sess, g(3, REQUEST, request(
+            12, 0, 10, "bob", ids=["alice"]))),
+        ready + frames(hello, sess, g(3, REQUEST, request(
+            13, 0, 11, "alice", ids=["alice"], since=5, limit=10)),
+            p(1, HREPLY, f_int(1, 1) + f_msg(2, history_row(1, 9)))),
+        ready + frames(hello, g(2, REQUEST, request(
+            14, 0, 11, "bob", ids=["alice"], limit=1001)),
+            g(3, REQUEST, request(15, 0, 9, "admin", True,
+                                  ids=["a", "b"]))),
+        ready + frames(p(1, HREPLY, f_int(1, 7) + f_bytes(3, "boom"))),
     ]
     write("reg_link", seeds)
 
@@ -277,6 +328,16 @@ def pst_link():
         frames(r(1, BATCH, b"")),
         b"\x00\x00\x00\x01\x08",
         b"\x00\x00",
+        # v1.1: history queries, valid and not
+        frames(r(1, HQUERY, f_int(1, 1) + f_bytes(2, "alice") +
+                 f_int(3, 1700000000000) + f_int(4, 100))),
+        frames(r(1, HQUERY, f_int(1, 2) + f_bytes(2, "alice")),
+               r(2, HQUERY, f_int(1, 3) + f_bytes(2, "") + f_int(4, 1)),
+               r(3, HQUERY, f_int(1, 4) + f_bytes(2, "a") + f_int(4, 5000)),
+               r(4, HQUERY, f_int(1, 5) + f_bytes(2, "a") + f_int(3, -1) +
+                 f_int(4, 1))),
+        frames(r(1, BATCH, batch), r(2, HQUERY, f_int(1, 6) +
+                                     f_bytes(2, "alice") + f_int(4, 1))),
     ]
     write("pst_link", seeds)
 
@@ -389,6 +450,17 @@ def http():
         b"\x09" + b"\r\nGET /healthz HTTP/1.1\r\n\r\n\r\nPOST /v1/presence/"
             b"query HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}GET / HTTP/1.1"
             b"\r\nHost : x\r\n\r\n",
+        # v1.1 admin API
+        A + b"GET /v1/users/alice/sessions HTTP/1.1\r\n\r\n"
+            b"DELETE /v1/users/alice/sessions HTTP/1.1\r\n\r\n",
+        J + ("GET /v1/users/alice/sessions HTTP/1.1\r\nAuthorization: "
+             "Bearer %s\r\n\r\n" % tok).encode(),
+        A + b"GET /v1/users/alice/history?since=5&limit=10 HTTP/1.1\r\n\r\n"
+            b"GET /v1/users/alice/history?limit=0 HTTP/1.1\r\n\r\n",
+        J + ("GET /v1/users/alice/history?limit=1000 HTTP/1.1\r\n"
+             "Authorization: Bearer %s\r\n\r\n" % tok).encode(),
+        J + ("GET /v1/users/bob/history?since=9999999999999999999999 "
+             "HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n" % tok).encode(),
     ]
     write("http", seeds)
 
@@ -460,6 +532,17 @@ def jsonmsgs():
         JWT + lines({"type": "hello", "token": tok}, {"type": "ping"}),
         JWT + lines({"type": "hello", "token": "a.b.c"}),
         S + lines(*([{"type": "ping"}] * 60)),
+        # v1.1
+        S + lines({"type": "activity", "idle": True, "id": 1},
+                  {"type": "activity", "idle": False},
+                  {"type": "activity", "idle": "x"}, {"type": "activity"}),
+        S + lines({"type": "refresh", "token": "x"}, {"type": "refresh"}),
+        JWT + lines({"type": "hello", "token": tok},
+                    {"type": "refresh", "token": tok},
+                    {"type": "refresh", "token": token(
+                        {"sub": "bob", "exp": FAR})},
+                    {"type": "refresh", "token": "a.b.c"},
+                    {"type": "refresh", "token": 5}),
     ]
     write("json", seeds)
 

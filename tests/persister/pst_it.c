@@ -1007,7 +1007,7 @@ main(int argc, char **argv)
 		      "0"));
 	CHECK(!strcmp(q1(__LINE__, "SELECT count(*) FROM schema_migrations", 0,
 			 NULL),
-		      "1"));
+		      "2"));
 	wb_reset(7);
 	wb_row("u1", PRS__STATUS__ST_OFFLINE, 21)->last_seen = 99;
 	wb_send_ok();

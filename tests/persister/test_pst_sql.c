@@ -310,21 +310,22 @@ test_migrate_script(void **state)
 	assert_non_null(strstr(s, "CREATE TABLE IF NOT EXISTS "
 				  "schema_migrations"));
 	assert_non_null(strstr(s, "WHERE version = 1) THEN"));
+	assert_non_null(strstr(s, "WHERE version = 2) THEN"));
 	assert_non_null(strstr(s, "COMMIT;"));
 	assert_true(strstr(s, "BEGIN;") == s);
-	assert_int_equal(pst_sql_schema_version(), 1);
+	assert_int_equal(pst_sql_schema_version(), 2);
 	free(s);
 }
 
 /* A result shaped like PST_SQL_LOAD_ROWS with the given rows; a NULL
  * cell is SQL NULL. */
 static PGresult *
-rows_result(int nrows, const char *cells[][8], int nfields)
+rows_result(int nrows, const char *cells[][9], int nfields)
 {
 	static const char *names[] = {"user_id",   "status",    "text",
 				      "is_online", "last_seen", "since",
-				      "meta",      "version"};
-	PGresAttDesc att[8];
+				      "meta",      "version",   "auto_away"};
+	PGresAttDesc att[9];
 	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
 	int i, c;
 
@@ -348,27 +349,30 @@ rows_result(int nrows, const char *cells[][8], int nfields)
 static void
 test_rows_from_result(void **state)
 {
-	const char *cells[][8] = {
-		{"u1", "away", "brb", "t", "123", "100", "{\"a\": 1}", "7"},
-		{"u2", "online", NULL, "f", NULL, "5", NULL, "1"},
-		{NULL, "online", NULL, "f", NULL, "5", NULL, "1"},
-		{"u4", "sleeping", NULL, "f", NULL, "5", NULL, "1"},
-		{"u5", "online", NULL, "yes", NULL, "5", NULL, "1"},
-		{"u6", "online", NULL, "t", "12x", "5", NULL, "1"},
-		{"u7", "online", NULL, "t", NULL, NULL, NULL, "1"},
-		{"u8", "online", NULL, "t", NULL, "5", NULL, NULL},
-		{"u9", "online", "\xff", "t", NULL, "5", NULL, "1"},
-		{"", "online", NULL, "t", NULL, "5", NULL, "1"},
+	const char *cells[][9] = {
+		{"u1", "away", "brb", "t", "123", "100", "{\"a\": 1}", "7",
+		 "f"},
+		{"u2", "online", NULL, "f", NULL, "5", NULL, "1", "t"},
+		{NULL, "online", NULL, "f", NULL, "5", NULL, "1", "f"},
+		{"u4", "sleeping", NULL, "f", NULL, "5", NULL, "1", "f"},
+		{"u5", "online", NULL, "yes", NULL, "5", NULL, "1", "f"},
+		{"u6", "online", NULL, "t", "12x", "5", NULL, "1", "f"},
+		{"u7", "online", NULL, "t", NULL, NULL, NULL, "1", "f"},
+		{"u8", "online", NULL, "t", NULL, "5", NULL, NULL, "f"},
+		{"u9", "online", "\xff", "t", NULL, "5", NULL, "1", "f"},
+		{"", "online", NULL, "t", NULL, "5", NULL, "1", "f"},
+		{"u11", "online", NULL, "t", NULL, "5", NULL, "1", NULL},
+		{"u12", "online", NULL, "t", NULL, "5", NULL, "1", "x"},
 	};
 	int n = (int) (sizeof(cells) / sizeof(cells[0])), i;
-	PGresult *res = rows_result(n, cells, 8);
+	PGresult *res = rows_result(n, cells, 9);
 	Prs__PresenceRow r;
 	Prs__Presence p;
 	const char *why = NULL;
 
 	assert_true(pst_result_shape_ok(res, PST_LOAD_ROWS_NF));
 	assert_false(pst_result_shape_ok(res, 2));
-	assert_false(pst_result_shape_ok(NULL, 8));
+	assert_false(pst_result_shape_ok(NULL, 9));
 
 	assert_int_equal(pst_row_from_result(res, 0, &r, &p, &why), 0);
 	assert_ptr_equal(r.p, &p);
@@ -381,6 +385,7 @@ test_rows_from_result(void **state)
 	assert_int_equal(p.since, 100);
 	assert_string_equal(p.meta, "{\"a\": 1}");
 	assert_int_equal(r.version, 7);
+	assert_false(p.auto_away);
 
 	assert_int_equal(pst_row_from_result(res, 1, &r, &p, &why), 0);
 	assert_false(p.has_text);
@@ -388,6 +393,7 @@ test_rows_from_result(void **state)
 	assert_false(p.is_online);
 	assert_int_equal(p.last_seen, 0);
 	assert_string_equal(p.meta, "");
+	assert_true(p.auto_away);
 
 	for (i = 2; i < n; i++) {
 		why = NULL;
@@ -401,7 +407,7 @@ test_rows_from_result(void **state)
 static void
 test_members_from_result(void **state)
 {
-	const char *cells[][8] = {
+	const char *cells[][9] = {
 		{"t1", "u1"},
 		{NULL, "u1"},
 		{"t1", NULL},
