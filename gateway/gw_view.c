@@ -12,8 +12,8 @@
  * The digest covers what makes an event (status, is_online, text, meta,
  * auto-away); since and last_seen change with it and are not compared. A
  * record costs about 100 bytes plus the id; records are kept for the life
- * of the
- * process (bounded by the users this gateway's clients ever saw change).
+ * of the process (bounded by the users this gateway's clients ever saw
+ * change).
  */
 #include "gw_view.h"
 
