@@ -20,6 +20,7 @@
 
 #include "presence.pb-c.h"
 #include "prs_link.h"
+#include "reg_out.h"
 
 #define REG_MAX_WATCHES 10000 /* per session (PROTOCOL.md §3) */
 #define REG_MAX_IDS     1000  /* user ids per request */
@@ -161,6 +162,7 @@ struct reg {
 	struct reg_user *held_head;
 	bool stopping;
 	bool no_peers; /* open no sockets to gateways (fuzz harness) */
+	const struct reg_out *out; /* where decisions go (reg_out.h) */
 
 	struct reg_user *users;
 	struct reg_thread *threads;
@@ -218,18 +220,14 @@ void reg_hold_release(struct reg *r);
 /* Marks every online user dirty with last_seen = now (online_refresh_ms). */
 void reg_online_refresh(struct reg *r);
 void reg_user_loaded(struct reg *r, const Prs__PresenceRow *row);
-/* Frees all state at exit (gateways, sessions, users, threads). */
+/* Frees all state at exit (gateways, sessions, users, threads); gateway
+ * peers must be closed (and NULL) by then. */
 void reg_state_free(struct reg *r);
 
 /* reg_link.c: messages */
-void reg_send_event(struct reg *r, struct reg_gw *gw, const Prs__Presence *p,
-		    bool own);
-void reg_send_typing(struct reg *r, struct reg_gw *gw, const char *thread,
-		     const char *user, bool active);
-void reg_mark_dirty(struct reg *r, struct reg_user *u);
-void reg_history_add(struct reg *r, const char *user, int status, int64_t at);
-void reg_memop_add(struct reg *r, const char *thread, const char *user,
-		   bool add);
+/* The outputs over NNG and into the persister's write queues: what
+ * r->out points to in the daemon, the fuzz harness and the bench. */
+extern const struct reg_out reg_link_out;
 /* Handles one decoded envelope from any peer (the inbox callback; arg is
  * the struct reg). Also the entry point of the fuzz harness. */
 void reg_link_recv(void *arg, Prs__Envelope *env, uint32_t pipe);

@@ -9,6 +9,8 @@
  * second device" and "no event when nothing visible changed" hold without
  * special cases. Audiences come from indexes (thread members, watchers);
  * a per-pass mark on each session removes duplicates without allocating.
+ * Nothing here sends or queues by itself: every outcome goes through the
+ * r->out callbacks (reg_out.h), which is how the unit tests watch it.
  */
 #include "reg.h"
 #include "prs_util.h"
@@ -172,9 +174,10 @@ send_targets(struct reg *r, const Prs__Presence *p, bool own,
 		if (gw->ntgt == 0)
 			continue;
 		if (p != NULL)
-			reg_send_event(r, gw, p, own);
+			r->out->event_cb(r, gw, gw->tgt, gw->ntgt, p, own);
 		else
-			reg_send_typing(r, gw, thread, user, active);
+			r->out->typing_cb(r, gw, gw->tgt, gw->ntgt, thread,
+					  user, active);
 		gw->ntgt = 0;
 	}
 }
@@ -330,9 +333,9 @@ publish(struct reg *r, struct reg_user *u, const struct snap *b,
 		u->since_pub = now;
 	if (b->os != a.os)
 		u->since_own = now;
-	reg_mark_dirty(r, u);
+	r->out->dirty_cb(r, u);
 	if (b->os != a.os)
-		reg_history_add(r, u->id, a.os, now);
+		r->out->history_cb(r, u->id, a.os, now);
 	if (r->hold) {
 		hold_add(r, u, b);
 		return;
@@ -606,7 +609,7 @@ reg_member_add(struct reg *r, const char *thread, const char *user,
 	HASH_ADD(hh_t, t->members, u, sizeof(m->u), m);
 	HASH_ADD(hh_u, u->threads, t, sizeof(m->t), m);
 	if (persist)
-		reg_memop_add(r, t->id, u->id, true);
+		r->out->memop_cb(r, t->id, u->id, true);
 }
 
 void
@@ -619,7 +622,7 @@ reg_member_del(struct reg *r, struct reg_thread *t, struct reg_user *u,
 	if (m == NULL)
 		return;
 	if (persist)
-		reg_memop_add(r, t->id, u->id, false);
+		r->out->memop_cb(r, t->id, u->id, false);
 	HASH_DELETE(hh_t, t->members, m);
 	HASH_DELETE(hh_u, u->threads, m);
 	free(m);
@@ -768,7 +771,7 @@ reg_online_refresh(struct reg *r)
 		if (u->nsessions == 0 || !reg_user_online(u))
 			continue;
 		u->last_seen = now;
-		reg_mark_dirty(r, u);
+		r->out->dirty_cb(r, u);
 		n++;
 	}
 	prs_debug("online refresh: %zu users", n);
@@ -824,8 +827,8 @@ reg_state_free(struct reg *r)
 			HASH_DEL(gw->sessions, s);
 			free(s);
 		}
+		PRS_ASSERT(gw->peer == NULL); /* the link closed it */
 		HASH_DEL(r->gws, gw);
-		prs_peer_close(gw->peer);
 		free(gw->tgt);
 		free(gw->name);
 		free(gw->address);
