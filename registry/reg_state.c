@@ -125,6 +125,7 @@ target_add(struct reg_session *s, uint64_t mark)
 {
 	struct reg_gw *gw = s->gw;
 
+	PRS_ASSERT(gw != NULL && s->user != NULL);
 	if (s->mark == mark)
 		return;
 	s->mark = mark;
@@ -248,6 +249,7 @@ hold_add(struct reg *r, struct reg_user *u, const struct snap *b)
 {
 	struct reg_held *h;
 
+	PRS_ASSERT(r->hold);
 	if (u->held != NULL)
 		return;
 	h = xcalloc(1, sizeof(*h));
@@ -280,16 +282,18 @@ held_free(struct reg_user *u)
 void
 reg_hold_release(struct reg *r)
 {
-	struct reg_user *u, *next;
+	struct reg_user *u, *next, *tmp;
 	int64_t now = prs_now_ms();
 	size_t n = 0;
 
 	r->hold = false;
 	for (u = r->held_head; u != NULL; u = next) {
 		struct reg_held *h = u->held;
-		struct snap b = {h->ps,    h->os,    h->po,  h->oo,
-				 h->ptext, h->otext, h->meta},
-			    a;
+		struct snap b, a;
+
+		PRS_ASSERT(h != NULL);
+		b = (struct snap){h->ps,    h->os,    h->po,  h->oo,
+				  h->ptext, h->otext, h->meta};
 		next = u->held_next;
 		u->held_next = NULL;
 		snap_take(u, &a);
@@ -302,6 +306,9 @@ reg_hold_release(struct reg *r)
 		held_free(u);
 	}
 	r->held_head = NULL;
+	/* Once per restart: every held user was on the list. */
+	HASH_ITER (hh, r->users, u, tmp)
+		PRS_ASSERT(u->held == NULL);
 	prs_info("gateways re-announced: %zu held changes published", n);
 }
 
@@ -319,6 +326,9 @@ publish(struct reg *r, struct reg_user *u, const struct snap *b,
 	bool pub, own;
 	int64_t now;
 
+	PRS_ASSERT(u->nsessions >= 0 &&
+		   (u->nsessions == 0) == (u->sessions == NULL));
+	PRS_ASSERT(!u->in_grace || u->nsessions == 0); /* grace: no session */
 	snap_take(u, &a);
 	pub = snap_pub_differs(b, &a);
 	own = snap_own_differs(b, &a);
@@ -377,6 +387,7 @@ grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct reg *r = w->data;
 	struct snap b;
 
+	PRS_ASSERT(u->in_grace && u->nsessions == 0 && u->sessions == NULL);
 	snap_take(u, &b);
 	u->in_grace = false;
 	publish(r, u, &b, NULL, u->grace_last_seen);
@@ -476,6 +487,7 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	HASH_ADD(hh, gw->sessions, sid, sizeof(s->sid), s);
 	DL_APPEND2(u->sessions, s, uprev, unext);
 	u->nsessions++;
+	PRS_ASSERT(!u->in_grace);
 	session_watches_sync(r, s, info);
 
 	publish(r, u, &b, s, 0);
@@ -493,6 +505,7 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 	struct snap b;
 	int64_t now = prs_now_ms();
 
+	PRS_ASSERT(u != NULL && s->gw != NULL && u->nsessions > 0);
 	snap_take(u, &b);
 	HASH_ITER (hh, s->watches, w, wtmp) {
 		HASH_DEL(s->watches, w);
@@ -503,8 +516,10 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 	DL_DELETE2(u->sessions, s, uprev, unext);
 	u->nsessions--;
 	free(s);
+	PRS_ASSERT(u->nsessions >= 0);
 	if (u->nsessions == 0 && !u->pending) {
 		if (!clean && r->cfg.offline_grace_ms > 0) {
+			PRS_ASSERT(!u->in_grace && u->sessions == NULL);
 			u->in_grace = true;
 			u->grace_last_seen = now;
 			ev_timer_init(
