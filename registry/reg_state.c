@@ -165,6 +165,26 @@ targets_comembers(struct reg_user *u, uint64_t mark)
 	}
 }
 
+/* Every session of every user with a session that watches u: a watch
+ * belongs to the user (PROTOCOL.md §5), so the watcher's other devices,
+ * on any gateway, hear too. The user's mark skips a user already taken
+ * through another of its watching sessions. */
+static void
+targets_watchers(struct reg_user *u, uint64_t mark)
+{
+	struct reg_watch *w;
+	struct reg_session *s;
+
+	DL_FOREACH2 (u->watchers, w, unext) {
+		struct reg_user *wu = w->s->user;
+		if (wu->mark == mark)
+			continue;
+		wu->mark = mark;
+		DL_FOREACH2 (wu->sessions, s, unext)
+			target_add(s, mark);
+	}
+}
+
 static void
 send_targets(struct reg *r, const Prs__Presence *p, bool own,
 	     const char *thread, const char *user, bool active)
@@ -187,7 +207,6 @@ static void
 emit_others(struct reg *r, struct reg_user *u, int64_t now)
 {
 	Prs__Presence p;
-	struct reg_watch *w;
 	uint64_t mark = mark_own(r, u);
 
 	reg_view(u, false, now, &p);
@@ -200,8 +219,7 @@ emit_others(struct reg *r, struct reg_user *u, int64_t now)
 		}
 	} else {
 		targets_comembers(u, mark);
-		DL_FOREACH2 (u->watchers, w, unext)
-			target_add(w->s, mark);
+		targets_watchers(u, mark);
 	}
 	send_targets(r, &p, false, NULL, NULL, false);
 }
