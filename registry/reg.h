@@ -96,6 +96,7 @@ struct reg_held {
 	int ps, os;
 	bool po, oo;
 	char *ptext, *otext, *meta;
+	bool own_told; /* a session saw its own change (its reply) meanwhile */
 };
 
 struct reg_gw;

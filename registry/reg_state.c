@@ -261,7 +261,8 @@ xstrdup_or_null(const char *s)
 }
 
 /* During the hold the first snapshot of each changed user is kept, so
- * that its release emits one event per view that really changed. */
+ * that its release emits one event per view that really changed (and the
+ * own view again when a session was told of an intermediate one). */
 static void
 hold_add(struct reg *r, struct reg_user *u, const struct snap *b)
 {
@@ -319,7 +320,7 @@ reg_hold_release(struct reg *r)
 			emit_others(r, u, now);
 			n++;
 		}
-		if (snap_own_differs(&b, &a))
+		if (snap_own_differs(&b, &a) || h->own_told)
 			emit_own(r, u, NULL, now);
 		held_free(u);
 	}
@@ -366,6 +367,11 @@ publish(struct reg *r, struct reg_user *u, const struct snap *b,
 		r->out->history_cb(r, u->id, a.os, now);
 	if (r->hold) {
 		hold_add(r, u, b);
+		/* The origin learns of its change from its reply, at once;
+		 * the other sessions must then hear how it ends even if the
+		 * user ends the hold as it began. */
+		if (own && origin != NULL)
+			u->held->own_told = true;
 		return;
 	}
 	if (pub)
