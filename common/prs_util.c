@@ -120,6 +120,13 @@ prs_logf(char level, const char *fmt, ...)
 	fprintf(stderr, "%c %s: %s\n", level, log_name, line);
 }
 
+void
+prs_assert_fail(const char *file, int line, const char *cond)
+{
+	prs_err("%s:%d: assertion failed: %s", file, line, cond);
+	abort();
+}
+
 bool
 prs_utf8_valid(const char *str, size_t len)
 {

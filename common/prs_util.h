@@ -45,6 +45,18 @@ void prs_logf(char level, const char *fmt, ...)
 #define prs_warn(...)  prs_logf('W', __VA_ARGS__)
 #define prs_err(...)   prs_logf('E', __VA_ARGS__)
 
+/* Checks one of our own invariants, in every build (release included):
+ * on failure logs "file:line: assertion failed: cond" and aborts, so that
+ * fuzzers and chaos runs stop at the cause of a logic bug (NNG's
+ * NNI_ASSERT, Varnish's assert). Never for outside input: hostile bytes
+ * are checked and refused, not asserted. */
+#define PRS_ASSERT(cond)                                                      \
+	(__builtin_expect(!!(cond), 1)                                        \
+		 ? (void) 0                                                   \
+		 : prs_assert_fail(__FILE__, __LINE__, #cond))
+void prs_assert_fail(const char *file, int line, const char *cond)
+	__attribute__((noreturn));
+
 /* True when s[0..len) is a valid user or thread id: 1-128 bytes of UTF-8
  * without control characters (PROTOCOL.md §2). */
 bool prs_id_valid(const char *s, size_t len);

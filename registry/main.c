@@ -116,6 +116,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	R.loop = EV_DEFAULT;
+	R.out = &reg_link_out;
 	R.epoch = prs_epoch_new();
 	R.started_ms = prs_now_ms();
 	if (reg_link_start(&R) != 0)

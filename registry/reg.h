@@ -20,6 +20,7 @@
 
 #include "presence.pb-c.h"
 #include "prs_link.h"
+#include "reg_out.h"
 
 #define REG_MAX_WATCHES 10000 /* per session (PROTOCOL.md §3) */
 #define REG_MAX_IDS     1000  /* user ids per request */
@@ -100,7 +101,8 @@ struct reg_held {
 	int ps, os;
 	bool po, oo;
 	char *ptext, *otext, *meta;
-	bool pa, oa; /* v1.1: auto-away as others / own sessions saw it */
+	bool pa, oa;   /* v1.1: auto-away as others / own sessions saw it */
+	bool own_told; /* a session saw its own change (its reply) meanwhile */
 };
 
 struct reg_gw;
@@ -180,6 +182,7 @@ struct reg {
 	uint64_t hq_seq;
 	bool stopping;
 	bool no_peers; /* open no sockets to gateways (fuzz harness) */
+	const struct reg_out *out; /* where decisions go (reg_out.h) */
 
 	struct reg_user *users;
 	struct reg_thread *threads;
@@ -247,7 +250,8 @@ void reg_view_repair(struct reg *r, struct reg_gw *gw, const char *id);
 /* Marks every online user dirty with last_seen = now (online_refresh_ms). */
 void reg_online_refresh(struct reg *r);
 void reg_user_loaded(struct reg *r, const Prs__PresenceRow *row);
-/* Frees all state at exit (gateways, sessions, users, threads). */
+/* Frees all state at exit (gateways, sessions, users, threads); gateway
+ * peers must be closed (and NULL) by then. */
 void reg_state_free(struct reg *r);
 
 /* v1.1: the client of s reported its device idle (or active again);
@@ -272,10 +276,6 @@ void reg_history_fail_sent(struct reg *r);
 void reg_admin_free(struct reg *r);
 
 /* reg_link.c: messages */
-void reg_send_event(struct reg *r, struct reg_gw *gw, const Prs__Presence *p,
-		    bool own);
-void reg_send_typing(struct reg *r, struct reg_gw *gw, const char *thread,
-		     const char *user, bool active);
 /* v1.1: a Reply, or a Kick of sids, to gateway gw. */
 void reg_send_reply(struct reg *r, struct reg_gw *gw, Prs__Reply *rep);
 void reg_send_kick(struct reg *r, struct reg_gw *gw, uint64_t *sids, size_t n);
@@ -284,10 +284,9 @@ bool reg_pst_alive(const struct reg *r);
 /* v1.1: the id of the write batch that will carry what is pending now
  * (the last one sent when nothing is pending). */
 uint64_t reg_write_horizon(const struct reg *r);
-void reg_mark_dirty(struct reg *r, struct reg_user *u);
-void reg_history_add(struct reg *r, const char *user, int status, int64_t at);
-void reg_memop_add(struct reg *r, const char *thread, const char *user,
-		   bool add);
+/* The outputs over NNG and into the persister's write queues: what
+ * r->out points to in the daemon, the fuzz harness and the bench. */
+extern const struct reg_out reg_link_out;
 /* Handles one decoded envelope from any peer (the inbox callback; arg is
  * the struct reg). Also the entry point of the fuzz harness. */
 void reg_link_recv(void *arg, Prs__Envelope *env, uint32_t pipe);

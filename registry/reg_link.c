@@ -7,7 +7,8 @@
  * lists are capped, unknown gateways and sessions are ignored. A gateway is
  * known by its name and epoch; a message from an incarnation the registry
  * has not greeted is dropped, and the gateway is asked to re-announce its
- * sessions, which it does idempotently.
+ * sessions, which it does idempotently. What reg_state.c decides comes
+ * back through reg_link_out (reg_out.h): the only way its events leave.
  */
 #include "reg.h"
 #include "prs_util.h"
@@ -34,15 +35,15 @@ gw_send(struct reg_gw *gw, Prs__Envelope *env)
 		prs_peer_send(gw->peer, env);
 }
 
-void
-reg_send_event(struct reg *r, struct reg_gw *gw, const Prs__Presence *p,
-	       bool own)
+static void
+link_event_cb(struct reg *r, struct reg_gw *gw, const uint64_t *sids, size_t n,
+	      const Prs__Presence *p, bool own)
 {
 	Prs__Envelope env = PRS__ENVELOPE__INIT;
 	Prs__Event ev = PRS__EVENT__INIT;
 
-	ev.targets = gw->tgt;
-	ev.n_targets = gw->ntgt;
+	ev.targets = (uint64_t *) sids;
+	ev.n_targets = n;
 	ev.presence = (Prs__Presence *) p;
 	ev.own = own;
 	ev.repair = r->repair;
@@ -51,15 +52,15 @@ reg_send_event(struct reg *r, struct reg_gw *gw, const Prs__Presence *p,
 	gw_send(gw, &env);
 }
 
-void
-reg_send_typing(struct reg *r, struct reg_gw *gw, const char *thread,
-		const char *user, bool active)
+static void
+link_typing_cb(struct reg *r, struct reg_gw *gw, const uint64_t *sids,
+	       size_t n, const char *thread, const char *user, bool active)
 {
 	Prs__Envelope env = PRS__ENVELOPE__INIT;
 	Prs__Typing ty = PRS__TYPING__INIT;
 
-	ty.targets = gw->tgt;
-	ty.n_targets = gw->ntgt;
+	ty.targets = (uint64_t *) sids;
+	ty.n_targets = n;
 	ty.thread_id = (char *) thread;
 	ty.user_id = (char *) user;
 	ty.active = active;
@@ -211,18 +212,6 @@ reg_gw_dead(struct reg *r, struct reg_gw *gw)
 	free(gw->name);
 	free(gw->address);
 	free(gw);
-}
-
-void
-reg_gw_vcheck_free(struct reg_gw *gw)
-{
-	size_t i;
-
-	for (i = 0; i < gw->nvcheck; i++)
-		free(gw->vcheck[i]);
-	free(gw->vcheck);
-	gw->vcheck = NULL;
-	gw->nvcheck = gw->capvcheck = 0;
 }
 
 /* Repairs, or (during the hold) queues the repair of, gw's views of these
@@ -725,8 +714,8 @@ reg_write_horizon(const struct reg *r)
 	return r->nhistory > 0 ? r->batch_seq + 1 : r->batch_seq;
 }
 
-void
-reg_mark_dirty(struct reg *r, struct reg_user *u)
+static void
+link_dirty_cb(struct reg *r, struct reg_user *u)
 {
 	if (u->dirty)
 		return;
@@ -735,8 +724,8 @@ reg_mark_dirty(struct reg *r, struct reg_user *u)
 	r->dirty_head = u;
 }
 
-void
-reg_history_add(struct reg *r, const char *user, int status, int64_t at)
+static void
+link_history_cb(struct reg *r, const char *user, int status, int64_t at)
 {
 	Prs__HistoryRow *h;
 
@@ -768,8 +757,8 @@ reg_history_add(struct reg *r, const char *user, int status, int64_t at)
 	r->history[r->nhistory++] = h;
 }
 
-void
-reg_memop_add(struct reg *r, const char *thread, const char *user, bool add)
+static void
+link_memop_cb(struct reg *r, const char *thread, const char *user, bool add)
 {
 	size_t tl = strlen(thread), ul = strlen(user), len = tl + ul + 1;
 	char *key = xmalloc(len + 1);
@@ -789,6 +778,14 @@ reg_memop_add(struct reg *r, const char *thread, const char *user, bool add)
 	op->add = add;
 	HASH_ADD_KEYPTR(hh, r->memops, op->key, op->keylen, op);
 }
+
+const struct reg_out reg_link_out = {
+	.event_cb = link_event_cb,
+	.typing_cb = link_typing_cb,
+	.dirty_cb = link_dirty_cb,
+	.history_cb = link_history_cb,
+	.memop_cb = link_memop_cb,
+};
 
 void
 reg_flush_writes(struct reg *r)
@@ -1095,10 +1092,15 @@ void
 reg_link_stop(struct reg *r)
 {
 	struct reg_memop *op, *tmp;
+	struct reg_gw *gw, *gtmp;
 	size_t i;
 
 	prs_inbox_close(r->inbox);
 	reg_admin_free(r);
+	HASH_ITER (hh, r->gws, gw, gtmp) {
+		prs_peer_close(gw->peer);
+		gw->peer = NULL;
+	}
 	reg_state_free(r);
 	prs_peer_close(r->pst);
 	batch_free(r->inflight);

@@ -17,6 +17,9 @@
  * makes visible: none for a second idle device while another is active,
  * none for a user who chose away, dnd or invisible. The chosen status
  * itself never changes, and is what gets persisted.
+ *
+ * Nothing here sends or queues by itself: every outcome goes through the
+ * r->out callbacks (reg_out.h), which is how the unit tests watch it.
  */
 #include "reg.h"
 #include "prs_util.h"
@@ -155,6 +158,7 @@ target_add(struct reg_session *s, uint64_t mark)
 {
 	struct reg_gw *gw = s->gw;
 
+	PRS_ASSERT(gw != NULL && s->user != NULL);
 	if (s->mark == mark)
 		return;
 	s->mark = mark;
@@ -194,6 +198,26 @@ targets_comembers(struct reg_user *u, uint64_t mark)
 	}
 }
 
+/* Every session of every user with a session that watches u: a watch
+ * belongs to the user (PROTOCOL.md §5), so the watcher's other devices,
+ * on any gateway, hear too. The user's mark skips a user already taken
+ * through another of its watching sessions. */
+static void
+targets_watchers(struct reg_user *u, uint64_t mark)
+{
+	struct reg_watch *w;
+	struct reg_session *s;
+
+	DL_FOREACH2 (u->watchers, w, unext) {
+		struct reg_user *wu = w->s->user;
+		if (wu->mark == mark)
+			continue;
+		wu->mark = mark;
+		DL_FOREACH2 (wu->sessions, s, unext)
+			target_add(s, mark);
+	}
+}
+
 static void
 send_targets(struct reg *r, const Prs__Presence *p, bool own,
 	     const char *thread, const char *user, bool active)
@@ -208,9 +232,10 @@ send_targets(struct reg *r, const Prs__Presence *p, bool own,
 			continue;
 		}
 		if (p != NULL)
-			reg_send_event(r, gw, p, own);
+			r->out->event_cb(r, gw, gw->tgt, gw->ntgt, p, own);
 		else
-			reg_send_typing(r, gw, thread, user, active);
+			r->out->typing_cb(r, gw, gw->tgt, gw->ntgt, thread,
+					  user, active);
 		gw->ntgt = 0;
 	}
 }
@@ -219,7 +244,6 @@ static void
 emit_others(struct reg *r, struct reg_user *u, int64_t now)
 {
 	Prs__Presence p;
-	struct reg_watch *w;
 	uint64_t mark = mark_own(r, u);
 
 	reg_view(u, false, now, &p);
@@ -232,8 +256,7 @@ emit_others(struct reg *r, struct reg_user *u, int64_t now)
 		}
 	} else {
 		targets_comembers(u, mark);
-		DL_FOREACH2 (u->watchers, w, unext)
-			target_add(w->s, mark);
+		targets_watchers(u, mark);
 	}
 	send_targets(r, &p, false, NULL, NULL, false);
 }
@@ -275,12 +298,14 @@ xstrdup_or_null(const char *s)
 }
 
 /* During the hold the first snapshot of each changed user is kept, so
- * that its release emits one event per view that really changed. */
+ * that its release emits one event per view that really changed (and the
+ * own view again when a session was told of an intermediate one). */
 static void
 hold_add(struct reg *r, struct reg_user *u, const struct snap *b)
 {
 	struct reg_held *h;
 
+	PRS_ASSERT(r->hold);
 	if (u->held != NULL)
 		return;
 	h = xcalloc(1, sizeof(*h));
@@ -315,7 +340,7 @@ held_free(struct reg_user *u)
 void
 reg_hold_release(struct reg *r)
 {
-	struct reg_user *u, *next;
+	struct reg_user *u, *next, *tmp;
 	int64_t now = prs_now_ms();
 	size_t n = 0;
 
@@ -326,9 +351,11 @@ reg_hold_release(struct reg *r)
 	r->repair = true;
 	for (u = r->held_head; u != NULL; u = next) {
 		struct reg_held *h = u->held;
-		struct snap b = {h->ps,    h->os,   h->po, h->oo, h->ptext,
-				 h->otext, h->meta, h->pa, h->oa},
-			    a;
+		struct snap b, a;
+
+		PRS_ASSERT(h != NULL);
+		b = (struct snap){h->ps,    h->os,   h->po, h->oo, h->ptext,
+				  h->otext, h->meta, h->pa, h->oa};
 		next = u->held_next;
 		u->held_next = NULL;
 		snap_take(u, &a);
@@ -336,13 +363,28 @@ reg_hold_release(struct reg *r)
 			emit_others(r, u, now);
 			n++;
 		}
-		if (snap_own_differs(&b, &a))
+		if (snap_own_differs(&b, &a) || h->own_told)
 			emit_own(r, u, NULL, now);
 		held_free(u);
 	}
 	r->held_head = NULL;
 	r->repair = false;
+	/* Once per restart: every held user was on the list. */
+	HASH_ITER (hh, r->users, u, tmp)
+		PRS_ASSERT(u->held == NULL);
 	prs_info("gateways re-announced: %zu held changes published", n);
+}
+
+void
+reg_gw_vcheck_free(struct reg_gw *gw)
+{
+	size_t i;
+
+	for (i = 0; i < gw->nvcheck; i++)
+		free(gw->vcheck[i]);
+	free(gw->vcheck);
+	gw->vcheck = NULL;
+	gw->nvcheck = gw->capvcheck = 0;
 }
 
 void
@@ -380,6 +422,9 @@ publish(struct reg *r, struct reg_user *u, const struct snap *b,
 	bool pub, own;
 	int64_t now;
 
+	PRS_ASSERT(u->nsessions >= 0 &&
+		   (u->nsessions == 0) == (u->sessions == NULL));
+	PRS_ASSERT(!u->in_grace || u->nsessions == 0); /* grace: no session */
 	snap_take(u, &a);
 	pub = snap_pub_differs(b, &a);
 	own = snap_own_differs(b, &a);
@@ -394,11 +439,16 @@ publish(struct reg *r, struct reg_user *u, const struct snap *b,
 		u->since_pub = now;
 	if (b->os != a.os)
 		u->since_own = now;
-	reg_mark_dirty(r, u);
+	r->out->dirty_cb(r, u);
 	if (b->os != a.os)
-		reg_history_add(r, u->id, a.os, now);
+		r->out->history_cb(r, u->id, a.os, now);
 	if (r->hold) {
 		hold_add(r, u, b);
+		/* The origin learns of its change from its reply, at once;
+		 * the other sessions must then hear how it ends even if the
+		 * user ends the hold as it began. */
+		if (own && origin != NULL)
+			u->held->own_told = true;
 		return;
 	}
 	if (pub)
@@ -438,6 +488,7 @@ grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct reg *r = w->data;
 	struct snap b;
 
+	PRS_ASSERT(u->in_grace && u->nsessions == 0 && u->sessions == NULL);
 	snap_take(u, &b);
 	u->in_grace = false;
 	publish(r, u, &b, NULL, u->grace_last_seen);
@@ -577,6 +628,7 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	HASH_ADD(hh, gw->sessions, sid, sizeof(s->sid), s);
 	DL_APPEND2(u->sessions, s, uprev, unext);
 	u->nsessions++;
+	PRS_ASSERT(!u->in_grace);
 	session_watches_sync(r, s, info);
 
 	publish(r, u, &b, s, 0);
@@ -594,6 +646,7 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 	struct snap b;
 	int64_t now = prs_now_ms();
 
+	PRS_ASSERT(u != NULL && s->gw != NULL && u->nsessions > 0);
 	snap_take(u, &b);
 	HASH_ITER (hh, s->watches, w, wtmp) {
 		HASH_DEL(s->watches, w);
@@ -608,8 +661,10 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 		u->grace_idle = s->idle;
 	free(s->device);
 	free(s);
+	PRS_ASSERT(u->nsessions >= 0);
 	if (u->nsessions == 0 && !u->pending) {
 		if (!clean && r->cfg.offline_grace_ms > 0) {
+			PRS_ASSERT(!u->in_grace && u->sessions == NULL);
 			u->in_grace = true;
 			u->grace_last_seen = now;
 			ev_timer_init(
@@ -745,7 +800,7 @@ reg_member_add(struct reg *r, const char *thread, const char *user,
 	HASH_ADD(hh_t, t->members, u, sizeof(m->u), m);
 	HASH_ADD(hh_u, u->threads, t, sizeof(m->t), m);
 	if (persist)
-		reg_memop_add(r, t->id, u->id, true);
+		r->out->memop_cb(r, t->id, u->id, true);
 }
 
 void
@@ -758,7 +813,7 @@ reg_member_del(struct reg *r, struct reg_thread *t, struct reg_user *u,
 	if (m == NULL)
 		return;
 	if (persist)
-		reg_memop_add(r, t->id, u->id, false);
+		r->out->memop_cb(r, t->id, u->id, false);
 	HASH_DELETE(hh_t, t->members, m);
 	HASH_DELETE(hh_u, u->threads, m);
 	free(m);
@@ -912,7 +967,7 @@ reg_online_refresh(struct reg *r)
 		if (u->nsessions == 0 || !reg_user_online(u))
 			continue;
 		u->last_seen = now;
-		reg_mark_dirty(r, u);
+		r->out->dirty_cb(r, u);
 		n++;
 	}
 	prs_debug("online refresh: %zu users", n);
@@ -970,8 +1025,8 @@ reg_state_free(struct reg *r)
 			free(s->device);
 			free(s);
 		}
+		PRS_ASSERT(gw->peer == NULL); /* the link closed it */
 		HASH_DEL(r->gws, gw);
-		prs_peer_close(gw->peer);
 		reg_gw_vcheck_free(gw);
 		free(gw->tgt);
 		free(gw->name);

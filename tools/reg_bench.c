@@ -108,6 +108,7 @@ main(int argc, char **argv)
 	R.cfg.persister_url = "ipc:///nonexistent/persister.sock";
 	R.cfg.gateway_timeout_ms = 3600000;
 	R.loop = EV_DEFAULT;
+	R.out = &reg_link_out;
 	R.epoch = 7;
 	R.started_ms = prs_now_ms();
 	R.ready = true;

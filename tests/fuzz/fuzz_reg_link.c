@@ -35,6 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	R.cfg.persister_url = "ipc:///nonexistent/persister.sock";
 	R.cfg.audience = (data[0] & 2) ? "all" : "threads";
 	R.loop = EV_DEFAULT;
+	R.out = &reg_link_out;
 	R.epoch = 0x4e6;
 	R.started_ms = prs_now_ms();
 	R.no_peers = true;

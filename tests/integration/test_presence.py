@@ -270,6 +270,31 @@ class PresenceTest(PresenceBase):
         b.expect_presence(a_id, "offline")
         c.expect_no_presence(a_id, 0.5)
 
+    def test_watch_belongs_to_user(self):
+        # §5: the audience is every user with a session that watches A, and
+        # every live session of such a user hears, not only the watching
+        # one: C1 on gateway 0 watches A, C2 (gateway 1) never asked.
+        a_id, c_id = uid("a"), uid("c")
+        c1 = self.connect(c_id, gw=0)
+        c2 = self.connect(c_id, gw=1)
+        r = c1.request("watch", user_ids=[a_id])
+        self.assertEqual(r["type"], "presence_list", r)
+        a = self.connect(a_id)
+        for c in (c1, c2):
+            self.assertPresence(c.expect_presence(a_id), a_id,
+                                status="online", is_online=True)
+        self.assertOk(a.request("set_status", status="dnd", text="focus"))
+        for c in (c1, c2):
+            self.assertPresence(c.expect_presence(a_id), a_id,
+                                status="dnd", text="focus")
+        # One event per change for each session.
+        c1.expect_no_presence(a_id, 0.5)
+        c2.expect_no_presence(a_id, 0.1)
+        # The watch lives as long as the session that made it.
+        c1.bye()
+        self.assertOk(a.request("set_status", status="away"))
+        c2.expect_no_presence(a_id, 1.0)
+
     def test_watch_several_and_own_offline_grace(self):
         x, y, w = uid("x"), uid("y"), uid("w")
         watcher = self.connect(w)

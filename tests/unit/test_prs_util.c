@@ -1,8 +1,12 @@
-/* Unit tests for common/prs_util.c: identifier and UTF-8 validation. */
+/* Unit tests for common/prs_util.c: identifier and UTF-8 validation,
+ * PRS_ASSERT. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "prs_util.h"
@@ -48,6 +52,40 @@ test_status_names(void **state)
 	assert_string_equal(prs_status_name(99), "offline");
 }
 
+/* A failed PRS_ASSERT logs file:line and the condition, then aborts (in a
+ * child, whose stderr the test reads). */
+static void
+test_assert(void **state)
+{
+	volatile int two = 2;
+	char out[512];
+	size_t len = 0;
+	ssize_t n;
+	int fds[2], status;
+	pid_t pid;
+
+	PRS_ASSERT(two == 2); /* holds: nothing happens */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		PRS_ASSERT(two + 1 == 4);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (len < sizeof(out) - 1 &&
+	       (n = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t) n;
+	out[len] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	assert_non_null(strstr(out, "test_prs_util.c:"));
+	assert_non_null(strstr(out, ": assertion failed: two + 1 == 4"));
+}
+
 int
 main(void)
 {
@@ -55,6 +93,7 @@ main(void)
 		cmocka_unit_test(test_id_valid),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_status_names),
+		cmocka_unit_test(test_assert),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
