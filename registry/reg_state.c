@@ -556,6 +556,7 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	struct snap b;
 	char *old_text = NULL, *old_meta = NULL, *meta;
 	bool was_live, set_text = false, set_meta = false;
+	int64_t chosen_at;
 	size_t idlen = strlen(info->user_id);
 
 	if (!prs_id_valid(info->user_id, idlen)) {
@@ -584,20 +585,20 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 		reg_session_close(r, s, false);
 	}
 	u = reg_user_get(r, info->user_id);
+	chosen_at = info->status_at > 0 ? info->status_at : prs_now_ms();
 	snap_take(u, &b);
 	was_live = user_live(u);
 	grace_stop(r, u);
 	/* A hello's status_set means the client chose a status; in a resync
 	 * it means the session holds the user's latest known status (the
 	 * gateway follows it across devices), newer than what was loaded. */
-	/* ... unless another session holds a newer choice (status_at). */
-	if (!was_live ||
-	    (info->status_set && info->status_at >= u->status_at)) {
+	/* ... unless another session holds a newer choice (status_at; a
+	 * sender that does not stamp it means now). */
+	if (!was_live || (info->status_set && chosen_at >= u->status_at)) {
 		int st = info->status;
 		u->status =
 			st >= ST_ONLINE && st <= ST_INVISIBLE ? st : ST_ONLINE;
-		u->status_at =
-			info->status_at > 0 ? info->status_at : prs_now_ms();
+		u->status_at = chosen_at;
 		old_text = u->text;
 		set_text = true;
 		u->text = text_valid_dup(info->has_text, info->text);

@@ -554,6 +554,56 @@ test_multi_device(void **state)
 	fx_free(f);
 }
 
+/* Loss repair: a re-announce carries what the gateway recorded. A status
+ * chosen after the registry's (its SetStatus lost on the way) is applied
+ * with one event; an older one (a record that missed a newer choice made
+ * on another device) is not; the watch set becomes exactly the announced
+ * one (an unwatch lost on the way). */
+static void
+test_reannounce_repairs_losses(void **state)
+{
+	struct fx *f = fx_new("threads", 5000);
+	uint64_t b = pair(f), a1, a2;
+	Prs__SessionInfo info = PRS__SESSION_INFO__INIT;
+	char *none[1] = {NULL};
+	struct reg_user *a;
+	int64_t t0;
+
+	a1 = fx_open(f, 0, "a");
+	a2 = fx_open(f, 1, "a");
+	fx_watch(f, 1, a2, "c");
+	a = reg_user_find(&f->r, "a", 1);
+	t0 = a->status_at;
+	rec_clear();
+
+	info.sid = a1;
+	info.user_id = "a";
+	info.status_set = true;
+	info.status = ST_DND;
+	info.has_text = true;
+	info.text = "lost";
+	info.status_at = t0 + 10; /* newer: applied */
+	reg_session_open(&f->r, f->gw[0], &info, true);
+	assert_int_equal(rec_last(f->gw[0], b, "a")->status, ST_DND);
+	assert_int_equal(rec_count(f->gw[0], b, "a"), 1);
+	assert_int_equal(rec_count(f->gw[1], a2, "a"), 1);
+
+	rec_clear();
+	info.sid = a2;
+	info.status = PRS__STATUS__ST_AWAY;
+	info.text = "old";
+	info.status_at = t0 + 5; /* older than the dnd: ignored */
+	info.watches = none;
+	info.n_watches = 0;
+	reg_session_open(&f->r, f->gw[1], &info, true);
+	assert_int_equal(REC.nev, 0);
+	assert_int_equal(a->status, ST_DND);
+	assert_int_equal(a->status_at, t0 + 10);
+	/* a2 no longer watches c */
+	assert_null(reg_user_find(&f->r, "c", 1)->watchers);
+	fx_free(f);
+}
+
 static void
 test_invisible(void **state)
 {
@@ -1147,15 +1197,16 @@ m_op_watch(struct m_run *run, bool add)
 	s->watch[x] = add;
 }
 
-/* A gateway re-announcing a session it already announced (a resync):
- * nothing visible changes. */
+/* A gateway re-announcing a session it already announced (a resync),
+ * with the watch set it holds for it and a status chosen no later than
+ * the one the registry has (status_at 0): nothing visible changes. */
 static void
 m_op_reannounce(struct m_run *run)
 {
 	struct model *m = &run->m;
-	int k = m_random_slot(m);
+	int k = m_random_slot(m), x;
 	Prs__SessionInfo info = PRS__SESSION_INFO__INIT;
-	char id[16];
+	char id[16], wid[M_USERS][16], *watches[M_USERS];
 	struct m_sess *s;
 
 	if (k < 0)
@@ -1168,6 +1219,14 @@ m_op_reannounce(struct m_run *run)
 	info.user_id = id;
 	info.status_set = true;
 	info.status = (int) m_rand(4) + 1; /* ignored: nothing new */
+	for (x = 0; x < M_USERS; x++) {
+		if (!s->watch[x])
+			continue;
+		m_uid(wid[info.n_watches], sizeof(wid[0]), x);
+		watches[info.n_watches] = wid[info.n_watches];
+		info.n_watches++;
+	}
+	info.watches = watches;
 	reg_session_open(&run->f->r, run->f->gw[s->gw], &info, true);
 }
 
@@ -1533,6 +1592,7 @@ main(void)
 		cmocka_unit_test(test_grace),
 		cmocka_unit_test(test_multi_device),
 		cmocka_unit_test(test_invisible),
+		cmocka_unit_test(test_reannounce_repairs_losses),
 		cmocka_unit_test(test_audience_grouped_per_gateway),
 		cmocka_unit_test(test_watch_belongs_to_user),
 		cmocka_unit_test(test_audience_all),
