@@ -581,6 +581,110 @@ def jwt_seeds():
     write("jwt", seeds)
 
 
+def eio():
+    # first byte: 1 = a polling POST body (packets joined by \x1e),
+    # 0 = one WebSocket text frame
+    P, W = b"\x01", b"\x00"
+    RS = b"\x1e"
+    online = json.dumps(["userOnline", {"userId": 1, "userType": "admin",
+                                        "userName": "Ann"}],
+                        separators=(",", ":")).encode()
+    seeds = [
+        P + b"40",
+        P + b'40{"token":"' + token({"sub": "1", "exp": FAR}).encode() +
+        b'"}',
+        P + b"42" + online + RS + b'42["getOnlineUsers"]',
+        P + b'42["userHeartbeat",{"userId":1}]' + RS + b"3",
+        P + b'421["userOffline",{"userId":"1"}]',
+        P + b"4hello" + RS + b"2" + RS + b"4world",
+        P + b"1",
+        P + b"6",
+        P + b"4a" + RS,
+        P + RS + b"4a",
+        P + b"4a" + RS + b"bAQIDBA==",
+        P + b"2" + RS + b"3" + RS + b"5" + RS + b"6",
+        W + b"2probe",
+        W + b"3probe",
+        W + b"5",
+        W + b"40/custom,",
+        W + b'40/custom,{"token":"abc"}',
+        W + b"40/random",
+        W + b"41",
+        W + b"41/custom,",
+        W + b'42456["message-with-ack",1,"2",{"3":[false]}]',
+        W + b'43456[1,"2",{"3":[false]}]',
+        W + b'42/admin,1["tellme"]',
+        W + b'44{"message":"Not authorized"}',
+        W + b'452-["message",{"_placeholder":true,"num":0}]',
+        W + b'461-15["bar"]',
+        W + b"4abc",
+        W + b'429007199254740992["a"]',
+        W + b'42["disconnect"]',
+        W + b'42{"a":1,"a":2}',
+        W + b'40{"sid":"wZX3oN0bSVIhsaknAAAI"}',
+        W + b"0" + json.dumps({"sid": "lv_VI97HAXpY6yYWAAAC",
+                               "upgrades": ["websocket"],
+                               "pingInterval": 25000, "pingTimeout": 20000,
+                               "maxPayload": 1000000}).encode(),
+    ]
+    write("eio", seeds)
+
+
+def signalr():
+    # first byte: chunk size (low 7 bits, 0 = all at once) the rest is fed
+    # to the record reader in; top bit: a 64-byte record bound
+    RS = b"\x1e"
+    hs = b'{"protocol":"json","version":1}' + RS
+
+    def recs(*msgs):
+        return b"".join((m if isinstance(m, bytes) else
+                         json.dumps(m, separators=(",", ":")).encode()) + RS
+                        for m in msgs)
+    register = {"arguments": ["42"], "invocationId": "0",
+                "target": "RegisterUser", "type": 1}
+    seeds = [
+        b"\x00" + hs,
+        b"\x00" + hs + recs({"type": 6}),
+        b"\x05" + hs + recs(register, {"type": 6}),
+        b"\x01" + hs + recs(register),
+        b"\x00" + hs + recs({"arguments": ["7"], "target": "JoinUserTracking",
+                             "type": 1},
+                            {"arguments": [], "invocationId": "1",
+                             "target": "joinalluserstracking", "type": 1},
+                            {"arguments": [], "invocationId": "2",
+                             "target": "SendLocation", "type": 1}),
+        b"\x00" + hs + recs({"type": 7}),
+        b"\x00" + hs + recs({"type": 7, "error": "x",
+                             "allowReconnect": True}),
+        b"\x00" + hs + recs({"type": 1, "headers": {"Foo": "Bar"},
+                             "invocationId": "123", "target": "Send",
+                             "arguments": [42, "Test Message"],
+                             "streamIds": ["1"]}),
+        b"\x00" + hs + recs({"type": 2, "invocationId": "1", "item": 1},
+                            {"type": 3, "invocationId": "1"},
+                            {"type": 3, "invocationId": "2", "result": 42},
+                            {"type": 3, "invocationId": "3", "error": "e"},
+                            {"type": 3, "invocationId": "4", "result": 1,
+                             "error": "both"}),
+        b"\x00" + hs + recs({"type": 4, "invocationId": "9", "target": "S",
+                             "arguments": [5]},
+                            {"type": 5, "invocationId": "9"},
+                            {"type": 8, "sequenceId": 1394},
+                            {"type": 9, "sequenceId": 1234}),
+        b"\x00" + recs({"protocol": "messagepack", "version": 1}),
+        b"\x00" + recs({"protocol": "json", "version": 2}),
+        b"\x00" + recs({"protocol": "json"}),
+        b"\x00" + b"[]" + RS,
+        b"\x00" + hs + RS + RS + b"{" + RS,
+        b"\x00" + hs + b'{"type":6,"type":6}' + RS,
+        b"\x80" + hs + recs({"type": 1, "target": "X" * 80,
+                             "arguments": []}),
+        b"\x83" + hs + b"x" * 100,
+        b"\x00" + hs + b'{"type":6}',
+    ]
+    write("signalr", seeds)
+
+
 if __name__ == "__main__":
     gw_link()
     reg_link()
@@ -589,3 +693,5 @@ if __name__ == "__main__":
     ws()
     jsonmsgs()
     jwt_seeds()
+    eio()
+    signalr()
