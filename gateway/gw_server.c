@@ -25,7 +25,8 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "gw_http.h"
+#include "gw_http1.h"
+#include "gw_router.h"
 #include "gw_reg.h"
 #include "gw_session.h"
 #include "gw_view.h"
@@ -212,10 +213,25 @@ conn_free(struct gw_conn *c)
 	srv->nconns--;
 	if (c->npending > 0)
 		gw_reg_detach(srv, c);
-	gw_http_free(c);
+	gw_http1_release(c);
 	gw_ws_free(c);
 	free(c->auth_user);
 	free(c);
+}
+
+void
+gw_conn_input(struct gw_conn *c, const char *data, size_t len)
+{
+	switch (c->state) {
+	case GW_CONN_HTTP:
+		gw_http1_input(c, data, len);
+		break;
+	case GW_CONN_WS:
+		gw_ws_input(c, (const uint8_t *) data, len);
+		break;
+	default:
+		break; /* closing: discard until EOF */
+	}
 }
 
 static void
@@ -239,16 +255,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	c->last_rx = prs_mono_ms();
-	switch (c->state) {
-	case GW_CONN_HTTP:
-		gw_http_input(c, rbuf, (size_t) n);
-		break;
-	case GW_CONN_WS:
-		gw_ws_input(c, (const uint8_t *) rbuf, (size_t) n);
-		break;
-	default:
-		break; /* closing: discard until EOF */
-	}
+	gw_conn_input(c, rbuf, (size_t) n);
 }
 
 static void
@@ -343,7 +350,7 @@ gw_server_adopt(struct gw_server *srv, int fd)
 	srv->conns = c;
 	srv->nconns++;
 	srv->n_accepted++;
-	gw_http_attach(c);
+	gw_http1_attach(c, gw_router_dispatch);
 	gw_conn_resume(c);
 	return c;
 }
@@ -400,7 +407,7 @@ cron_scan(struct gw_server *srv, int64_t now)
 		switch (c->state) {
 		case GW_CONN_HTTP:
 			if (c->deadline != 0 && now >= c->deadline)
-				gw_http_expired(c);
+				gw_http1_expired(c);
 			break;
 		case GW_CONN_WS:
 			if (now - c->last_rx >=

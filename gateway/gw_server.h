@@ -45,6 +45,8 @@ void gw_conn_closing(struct gw_conn *c, bool clean);
 /* Drops the connection now (fd closed, freed later). A session on it
  * ends unclean. Safe to call from any callback of c. */
 void gw_conn_abort(struct gw_conn *c);
+/* Hands bytes received on c to its protocol (nothing while closing). */
+void gw_conn_input(struct gw_conn *c, const char *data, size_t len);
 /* Stops / restarts reading from c (HTTP: one request at a time). */
 /* Fills cfg with the documented defaults (every key of --help). */
 void gw_config_defaults(struct gw_config *cfg);

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gw_http.h"
+#include "gw_http1.h"
 #include "gw_reg.h"
 #include "gw_server.h"
 #include "gw_session.h"
@@ -67,7 +67,7 @@ fz_gw_server(bool jwt)
 	cfg.max_connections = 16;
 	cfg.allowed_origins = "https://app.example.com, http://localhost:3000";
 	prs_log_setname("fuzz");
-	gw_http_global_init(&cfg);
+	gw_http1_global_init(&cfg);
 	gw_server_init(&srv, EV_DEFAULT, &cfg);
 	gw_reg_open_unlinked(&srv);
 	reg_say(&srv, PRS__ENVELOPE__BODY_RESYNC);
@@ -107,7 +107,7 @@ fz_gw_find(struct gw_server *s, uint64_t serial)
 void
 fz_gw_ws(struct gw_conn *c)
 {
-	gw_http_free(c);
+	gw_http1_release(c);
 	if (gw_ws_start(c) != 0)
 		abort();
 }
