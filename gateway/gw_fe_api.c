@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "gw_auth.h"
+#include "gw_fe.h"
 #include "gw_json.h"
 #include "gw_reg.h"
 #include "gw_session.h"
@@ -315,6 +316,89 @@ ids_list(json_t *v, size_t *n)
 	json_array_foreach(v, i, e) list[i] = (char *) json_string_value(e);
 	return list;
 }
+
+/* ---- HTTP heartbeat sessions --------------------------------------- */
+
+int
+gw_api_session_heartbeat(struct gw_server *srv, const char *user, int64_t exp)
+{
+	struct gw_session *s;
+
+	if (!gw_reg_ready(srv))
+		return -1;
+	HASH_FIND(hh_user, srv->http_sessions, user, strlen(user), s);
+	if (s == NULL) {
+		s = gw_session_new(srv, user, &gw_fe_api);
+		HASH_ADD_KEYPTR(hh_user, srv->http_sessions, s->user_id,
+				strlen(s->user_id), s);
+		s->device = xstrdup("http");
+		gw_session_announce(srv, s);
+	}
+	s->expires = prs_mono_ms() + srv->cfg->http_session_ttl_ms;
+	s->token_exp = srv->cfg->auth_none ? 0 : exp;
+	gw_session_token_watch(srv, s->token_exp);
+	return 0;
+}
+
+static void
+http_session_end(struct gw_server *srv, struct gw_session *s, bool clean)
+{
+	HASH_DELETE(hh_user, srv->http_sessions, s);
+	gw_session_end(srv, s, clean);
+}
+
+void
+gw_api_session_logout(struct gw_server *srv, const char *user)
+{
+	struct gw_session *s;
+
+	HASH_FIND(hh_user, srv->http_sessions, user, strlen(user), s);
+	if (s != NULL)
+		http_session_end(srv, s, true);
+}
+
+void
+gw_api_sessions_expire(struct gw_server *srv, int64_t now)
+{
+	struct gw_session *s, *tmp;
+
+	HASH_ITER (hh_user, srv->http_sessions, s, tmp) {
+		if (now >= s->expires)
+			http_session_end(srv, s, false);
+	}
+}
+
+void
+gw_api_sessions_end_all(struct gw_server *srv)
+{
+	struct gw_session *s, *tmp;
+
+	HASH_ITER (hh_user, srv->http_sessions, s, tmp) {
+		http_session_end(srv, s, false);
+	}
+}
+
+static bool
+api_close(struct gw_session *s, enum gw_end why)
+{
+	if (why == GW_END_MISSED)
+		return false; /* the re-announce carries it */
+	http_session_end(s->srv, s, why == GW_END_KICKED);
+	return true;
+}
+
+static void
+api_acked(struct gw_session *s)
+{
+}
+
+/* Heartbeat sessions receive no events: no encoder, nothing to deliver. */
+const struct gw_fe gw_fe_api = {
+	.name = "api",
+	.kind = GW_FE_API,
+	.acked = api_acked,
+	.close = api_close,
+};
 
 /* Sends preq for the caller once the registry is ready (else 503). */
 static void
@@ -622,7 +706,7 @@ gw_api_heartbeat(struct gw_conn *c, const struct gw_http1_req *rq,
 
 	if (user == NULL)
 		return;
-	if (gw_session_http_heartbeat(c->srv, user, c->auth_exp) != 0)
+	if (gw_api_session_heartbeat(c->srv, user, c->auth_exp) != 0)
 		gw_http1_respond_error(c, 503, NULL, "registry unavailable",
 				       NULL, false);
 	else
@@ -642,7 +726,7 @@ gw_api_logout(struct gw_conn *c, const struct gw_http1_req *rq,
 
 	if (user == NULL)
 		return;
-	gw_session_http_logout(c->srv, user);
+	gw_api_session_logout(c->srv, user);
 	gw_http1_respond_json(c, 200, json_pack("{s:b}", "success", 1), NULL,
 			      false);
 	free(user);

@@ -46,4 +46,21 @@ void gw_api_heartbeat(struct gw_conn *c, const struct gw_http1_req *rq,
 void gw_api_logout(struct gw_conn *c, const struct gw_http1_req *rq,
 		   const struct gw_path *pp);
 
+struct gw_fe;
+
+/* The ops of HTTP heartbeat sessions. */
+extern const struct gw_fe gw_fe_api;
+
+/* HTTP heartbeat session of user (created or renewed for ttl; under auth
+ * jwt it also ends at exp, wall ms, the exp of the token that renewed it
+ * last); returns 0, or -1 when the registry link is not ready. */
+int gw_api_session_heartbeat(struct gw_server *srv, const char *user,
+			     int64_t exp);
+/* Ends user's HTTP session at once (clean); no-op without one. */
+void gw_api_session_logout(struct gw_server *srv, const char *user);
+/* Cron: ends HTTP sessions whose ttl passed (unclean). */
+void gw_api_sessions_expire(struct gw_server *srv, int64_t now);
+/* Ends every HTTP session (unclean: shutdown, grace applies). */
+void gw_api_sessions_end_all(struct gw_server *srv);
+
 #endif

@@ -28,6 +28,8 @@
 #include "gw_http1.h"
 #include "gw_router.h"
 #include "gw_reg.h"
+#include "gw_fe_api.h"
+#include "gw_fe_v1ws.h"
 #include "gw_session.h"
 #include "gw_view.h"
 #include "gw_ws.h"
@@ -164,7 +166,7 @@ conn_leave(struct gw_conn *c, bool clean)
 	if (c->state == GW_CONN_WS)
 		c->srv->nws--;
 	if (c->sess != NULL)
-		gw_session_end(c, clean);
+		gw_v1ws_leave(c, clean);
 	gw_conn_hello_done(c);
 }
 
@@ -446,7 +448,7 @@ cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	gw_session_token_expire(srv, prs_now_ms());
 	if (++srv->cron_ticks % (1000 / CRON_MS) == 0) {
 		cron_scan(srv, now);
-		gw_session_http_expire(srv, now);
+		gw_api_sessions_expire(srv, now);
 		if (sd_watchdog_enabled(0, NULL) > 0)
 			sd_notify(0, "WATCHDOG=1");
 	}
@@ -552,7 +554,7 @@ gw_server_stop(struct gw_server *srv)
 		else if (c->state == GW_CONN_HTTP)
 			gw_conn_abort(c);
 	}
-	gw_session_http_end_all(srv);
+	gw_api_sessions_end_all(srv);
 	ev_timer_init(&srv->stop_timer, stop_timer_cb, 0.05, 0.05);
 	ev_timer_start(srv->loop, &srv->stop_timer);
 }
@@ -569,7 +571,7 @@ gw_server_fini(struct gw_server *srv)
 		srv->freeq = NULL;
 		conn_free(c);
 	}
-	gw_session_http_end_all(srv);
+	gw_api_sessions_end_all(srv);
 	ev_prepare_stop(srv->loop, &srv->prepare);
 	ev_timer_stop(srv->loop, &srv->cron);
 	ev_timer_stop(srv->loop, &srv->stop_timer);
@@ -580,6 +582,8 @@ gw_server_fini(struct gw_server *srv)
 	if (srv->spare_fd >= 0)
 		close(srv->spare_fd);
 	gw_buf_free(&srv->scratch);
+	for (size_t i = 0; i < GW_FE_KINDS_MAX; i++)
+		gw_buf_free(&srv->frames[i]);
 	gw_view_free(srv);
 	free(srv->await);
 	srv->await = NULL;

@@ -101,6 +101,8 @@ struct gw_conn {
  * NULL, expires unless renewed). Watches are a sorted array of ids. */
 struct gw_session {
 	uint64_t sid;
+	const struct gw_fe *fe; /* its frontend's ops (gw_fe.h) */
+	struct gw_server *srv;
 	UT_hash_handle hh; /* srv->sessions, by sid */
 	struct gw_conn *conn;
 	char *user_id;
@@ -124,8 +126,11 @@ struct gw_session {
 	bool idle;         /* the client reported its device idle */
 };
 
+struct gw_fe;
 struct gw_reg;
 struct gw_view;
+
+#define GW_FE_KINDS_MAX 8 /* frontend kinds (gw_fe.h) */
 
 struct gw_server {
 	struct ev_loop *loop;
@@ -156,6 +161,7 @@ struct gw_server {
 	struct gw_reg *reg;
 	struct gw_view *views; /* what clients were shown, per user */
 	struct gw_buf scratch; /* reused for JSON and frames */
+	struct gw_buf frames[GW_FE_KINDS_MAX]; /* one event, per kind */
 	bool stopping;
 	bool listening;
 	/* counters for /metrics */

@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "gw_server.h"
-#include "gw_session.h"
+#include "gw_fe_v1ws.h"
 #include "prs_util.h"
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -173,7 +173,7 @@ ws_msg_cb(wslay_event_context_ptr ctx,
 	switch (arg->opcode) {
 	case WSLAY_TEXT_FRAME:
 		c->srv->n_msgs_in++;
-		gw_session_message(c, arg->msg, arg->msg_length);
+		gw_v1ws_message(c, arg->msg, arg->msg_length);
 		break;
 	case WSLAY_BINARY_FRAME:
 		gw_ws_close(c, 1003, "binary messages are not supported",

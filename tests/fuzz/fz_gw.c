@@ -14,6 +14,8 @@
 #include "gw_http1.h"
 #include "gw_reg.h"
 #include "gw_server.h"
+#include "gw_fe_api.h"
+#include "gw_fe_v1ws.h"
 #include "gw_session.h"
 #include "gw_ws.h"
 #include "prs_util.h"
@@ -149,7 +151,7 @@ fz_gw_reset(struct gw_server *s)
 	for (c = s->conns; c != NULL; c = c->next)
 		if (c->state != GW_CONN_DEAD)
 			gw_conn_abort(c);
-	gw_session_http_end_all(s);
+	gw_api_sessions_end_all(s);
 	fz_gw_pump(s);
 	for (i = 0; i < npeers; i++)
 		close(peers[i]);
