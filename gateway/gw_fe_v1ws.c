@@ -861,8 +861,8 @@ const struct gw_fe gw_fe_v1ws = {
 	.close = v1ws_close,
 };
 
-void
-gw_v1ws_leave(struct gw_conn *c, bool clean)
+static void
+v1ws_leave(struct gw_conn *c, bool clean)
 {
 	struct gw_session *s = c->sess;
 
@@ -872,3 +872,8 @@ gw_v1ws_leave(struct gw_conn *c, bool clean)
 	s->conn = NULL;
 	gw_session_end(c->srv, s, clean);
 }
+
+const struct gw_ws_handler gw_v1ws_handler = {
+	.message = gw_v1ws_message,
+	.leave = v1ws_leave,
+};

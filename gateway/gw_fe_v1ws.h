@@ -9,15 +9,17 @@
 #include <stdint.h>
 
 #include "gw_types.h"
+#include "gw_ws.h"
 
 struct gw_fe;
 
 /* The ops of v1 WebSocket sessions. */
 extern const struct gw_fe gw_fe_v1ws;
 
+/* What the WebSocket codec calls: messages, and leaving (the session
+ * ends, clean = bye). */
+extern const struct gw_ws_handler gw_v1ws_handler;
 /* Handles one complete text message from c (hello first, then the rest). */
 void gw_v1ws_message(struct gw_conn *c, const uint8_t *msg, size_t len);
-/* c leaves the WebSocket state: ends its session (clean = bye), if any. */
-void gw_v1ws_leave(struct gw_conn *c, bool clean);
 
 #endif

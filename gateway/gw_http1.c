@@ -69,6 +69,14 @@ struct gw_http {
 };
 
 static void process(struct gw_conn *c, const char *data, size_t len);
+static void http1_input(struct gw_conn *c, const char *data, size_t len);
+static void http1_tick(struct gw_conn *c, int64_t now);
+
+static const struct gw_conn_ops http1_ops = {
+	.input = http1_input,
+	.tick = http1_tick,
+	.release = gw_http1_release,
+};
 
 bool
 gw_http1_token_list_has(const char *list, const char *token)
@@ -521,6 +529,8 @@ gw_http1_attach(struct gw_conn *c, gw_http1_request_cb cb)
 	h->cb = cb;
 	h->keep_alive = true;
 	c->http = h;
+	c->ops = &http1_ops;
+	c->state = GW_CONN_HTTP;
 }
 
 void
@@ -536,8 +546,8 @@ gw_http1_release(struct gw_conn *c)
 	c->http = NULL;
 }
 
-void
-gw_http1_input(struct gw_conn *c, const char *data, size_t len)
+static void
+http1_input(struct gw_conn *c, const char *data, size_t len)
 {
 	struct gw_http *h = c->http;
 
@@ -550,8 +560,9 @@ gw_http1_input(struct gw_conn *c, const char *data, size_t len)
 	process(c, data, len);
 }
 
-void
-gw_http1_expired(struct gw_conn *c)
+/* The request/idle deadline of c passed (408 mid-request, else close). */
+static void
+http1_expired(struct gw_conn *c)
 {
 	struct gw_http *h = c->http;
 
@@ -604,4 +615,11 @@ bool
 gw_http1_active(const struct gw_conn *c)
 {
 	return c->state == GW_CONN_HTTP && c->http != NULL;
+}
+
+static void
+http1_tick(struct gw_conn *c, int64_t now)
+{
+	if (c->deadline != 0 && now >= c->deadline)
+		http1_expired(c);
 }

@@ -54,10 +54,6 @@ void gw_http1_global_init(const struct gw_config *cfg);
 void gw_http1_attach(struct gw_conn *c, gw_http1_request_cb cb);
 /* Releases c's HTTP state (at upgrade or free); idempotent. */
 void gw_http1_release(struct gw_conn *c);
-/* Feeds bytes received on c to the parser. */
-void gw_http1_input(struct gw_conn *c, const char *data, size_t len);
-/* The request/idle deadline of c passed (408 mid-request, else close). */
-void gw_http1_expired(struct gw_conn *c);
 /* True if c is still speaking HTTP and can take a response. */
 bool gw_http1_active(const struct gw_conn *c);
 

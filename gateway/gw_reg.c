@@ -355,7 +355,6 @@ gw_reg_tick(struct gw_server *srv, int64_t now)
 		return;
 	while (r->phead != NULL && r->phead->deadline <= now)
 		pending_finish(r, r->phead, NULL);
-	gw_session_await_sweep(srv, now, false);
 	ready = gw_reg_ready(srv);
 	if (ready != r->was_ready) {
 		r->was_ready = ready;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gw_auth.h"
+#include "gw_fe_v1ws.h"
 #include "gw_server.h"
 #include "gw_ws.h"
 #include "prs_util.h"
@@ -102,7 +103,7 @@ ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
 		admin = true;
 	}
 
-	if (gw_ws_start(c) != 0)
+	if (gw_ws_start(c, &gw_v1ws_handler) != 0)
 		FAIL(503, "out of memory", NULL);
 	c->auth_user = user;
 	c->auth_admin = admin;

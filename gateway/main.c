@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "gw_auth.h"
+#include "gw_gateway.h"
 #include "gw_http1.h"
 #include "gw_reg.h"
 #include "gw_server.h"
@@ -164,7 +165,7 @@ main(int argc, char **argv)
 
 	loop = EV_DEFAULT;
 	gw_http1_global_init(&cfg);
-	gw_server_init(&srv, loop, &cfg);
+	gw_gateway_init(&srv, loop, &cfg);
 	if (gw_reg_open(&srv) != 0 || gw_server_listen(&srv) != 0) {
 		gw_server_fini(&srv);
 		gw_reg_close(&srv);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "fz_gw.h"
-#include "gw_http1.h"
+#include "gw_server.h"
 #include "gw_ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (c == NULL)
 			break;
 		if (c->state == GW_CONN_HTTP)
-			gw_http1_input(c, (const char *) data, n);
+			gw_conn_input(c, (const char *) data, n);
 		else if (c->state == GW_CONN_WS)
 			gw_ws_input(c, data, n);
 		fz_gw_pump(srv);

@@ -15,6 +15,7 @@
 #include "gw_reg.h"
 #include "gw_server.h"
 #include "gw_fe_api.h"
+#include "gw_gateway.h"
 #include "gw_fe_v1ws.h"
 #include "gw_session.h"
 #include "gw_ws.h"
@@ -70,7 +71,7 @@ fz_gw_server(bool jwt)
 	cfg.allowed_origins = "https://app.example.com, http://localhost:3000";
 	prs_log_setname("fuzz");
 	gw_http1_global_init(&cfg);
-	gw_server_init(&srv, EV_DEFAULT, &cfg);
+	gw_gateway_init(&srv, EV_DEFAULT, &cfg);
 	gw_reg_open_unlinked(&srv);
 	reg_say(&srv, PRS__ENVELOPE__BODY_RESYNC);
 	return &srv;
@@ -110,7 +111,7 @@ void
 fz_gw_ws(struct gw_conn *c)
 {
 	gw_http1_release(c);
-	if (gw_ws_start(c) != 0)
+	if (gw_ws_start(c, &gw_v1ws_handler) != 0)
 		abort();
 }
 
