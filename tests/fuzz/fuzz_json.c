@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness: client JSON messages. The input is a run of messages
- * separated by newlines, handed one by one to gw_session_message as wslay
+ * separated by newlines, handed one by one to gw_v1ws_message as wslay
  * would hand complete text messages. Unless the first byte's low bit is
  * set, a valid hello opens a session first, so every other message type
  * reaches its handler; requests that need the registry are answered
