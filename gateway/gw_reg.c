@@ -36,7 +36,6 @@
 
 #include "gw_session.h"
 #include "gw_view.h"
-#include "gw_ws.h"
 #include "prs_util.h"
 
 #define HELLO_MS       500
@@ -183,28 +182,6 @@ on_reply(struct gw_server *srv, const Prs__Reply *rep)
 	pending_finish(r, p, rep);
 }
 
-/* Registry messages were lost (see the top of this file): every client
- * that said hello reconnects to a fresh view. */
-static void
-clients_resync(struct gw_server *srv)
-{
-	struct gw_conn *c, *next;
-	size_t n = 0;
-
-	for (c = srv->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->state == GW_CONN_WS && c->sess != NULL) {
-			gw_ws_close(c, 1001, "missed events: reconnect",
-				    false);
-			n++;
-		}
-	}
-	srv->n_resync_closed += n;
-	prs_warn("closed %zu WebSockets with 1001: they reconnect and "
-		 "resync",
-		 n);
-}
-
 void
 gw_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 {
@@ -233,7 +210,7 @@ gw_reg_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 			 "%llu: events lost",
 			 (unsigned long long) r->next_seq,
 			 (unsigned long long) env->seq);
-		clients_resync(srv);
+		gw_session_lost(srv);
 	}
 	r->next_seq = env->seq + 1;
 	r->last_rx = prs_mono_ms();
@@ -378,7 +355,6 @@ gw_reg_tick(struct gw_server *srv, int64_t now)
 		return;
 	while (r->phead != NULL && r->phead->deadline <= now)
 		pending_finish(r, r->phead, NULL);
-	gw_session_await_sweep(srv, now, false);
 	ready = gw_reg_ready(srv);
 	if (ready != r->was_ready) {
 		r->was_ready = ready;

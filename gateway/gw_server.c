@@ -25,11 +25,6 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "gw_http.h"
-#include "gw_reg.h"
-#include "gw_session.h"
-#include "gw_view.h"
-#include "gw_ws.h"
 #include "prs_util.h"
 
 #define CRON_MS      250
@@ -98,8 +93,8 @@ gw_conn_fits(struct gw_conn *c, size_t n)
 	prs_info("conn %llu: outbound queue over %lld bytes, closing",
 		 (unsigned long long) c->serial,
 		 (long long) cfg->max_outbound_bytes);
-	if (c->state == GW_CONN_WS)
-		gw_ws_close(c, 1008, "outbound queue full", false);
+	if (c->ops->overflow != NULL)
+		c->ops->overflow(c);
 	else
 		gw_conn_abort(c);
 	return false;
@@ -156,14 +151,15 @@ gw_conn_hello_done(struct gw_conn *c)
 	c->hello_deadline = 0;
 }
 
-/* Common part of leaving the WS state one way or another. */
+/* Common part of leaving the open state one way or another: the codec
+ * lets go (a WebSocket ends its session) once, however often called. */
 static void
 conn_leave(struct gw_conn *c, bool clean)
 {
-	if (c->state == GW_CONN_WS)
-		c->srv->nws--;
-	if (c->sess != NULL)
-		gw_session_end(c, clean);
+	bool open = c->state == GW_CONN_HTTP || c->state == GW_CONN_WS;
+
+	if (open && c->ops->leave != NULL)
+		c->ops->leave(c, clean);
 	gw_conn_hello_done(c);
 }
 
@@ -210,12 +206,19 @@ conn_free(struct gw_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
-	if (c->npending > 0)
-		gw_reg_detach(srv, c);
-	gw_http_free(c);
-	gw_ws_free(c);
+	if (srv->hooks->conn_free != NULL)
+		srv->hooks->conn_free(c);
+	c->ops->release(c);
 	free(c->auth_user);
 	free(c);
+}
+
+void
+gw_conn_input(struct gw_conn *c, const char *data, size_t len)
+{
+	/* closing: discard until EOF */
+	if (c->state == GW_CONN_HTTP || c->state == GW_CONN_WS)
+		c->ops->input(c, data, len);
 }
 
 static void
@@ -239,16 +242,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	c->last_rx = prs_mono_ms();
-	switch (c->state) {
-	case GW_CONN_HTTP:
-		gw_http_input(c, rbuf, (size_t) n);
-		break;
-	case GW_CONN_WS:
-		gw_ws_input(c, (const uint8_t *) rbuf, (size_t) n);
-		break;
-	default:
-		break; /* closing: discard until EOF */
-	}
+	gw_conn_input(c, rbuf, (size_t) n);
 }
 
 static void
@@ -343,7 +337,7 @@ gw_server_adopt(struct gw_server *srv, int fd)
 	srv->conns = c;
 	srv->nconns++;
 	srv->n_accepted++;
-	gw_http_attach(c);
+	srv->hooks->accept(c);
 	gw_conn_resume(c);
 	return c;
 }
@@ -393,25 +387,13 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void
 cron_scan(struct gw_server *srv, int64_t now)
 {
-	const struct gw_config *cfg = srv->cfg;
 	struct gw_conn *c;
 
 	for (c = srv->conns; c != NULL; c = c->next) {
 		switch (c->state) {
 		case GW_CONN_HTTP:
-			if (c->deadline != 0 && now >= c->deadline)
-				gw_http_expired(c);
-			break;
 		case GW_CONN_WS:
-			if (now - c->last_rx >=
-			    cfg->heartbeat_ms + cfg->heartbeat_timeout_ms) {
-				prs_debug("conn %llu: heartbeat timeout",
-					  (unsigned long long) c->serial);
-				gw_conn_abort(c);
-			} else if (now >= c->next_ping) {
-				gw_ws_ping(c);
-				c->next_ping = now + cfg->heartbeat_ms;
-			}
+			c->ops->tick(c, now);
 			break;
 		case GW_CONN_CLOSING:
 			if (now >= c->deadline)
@@ -432,14 +414,14 @@ cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	while (srv->hello_head != NULL &&
 	       srv->hello_head->hello_deadline <= now) {
 		struct gw_conn *c = srv->hello_head;
-		gw_ws_close(c, 1008, "hello timeout", false);
+		if (c->ops->expired != NULL)
+			c->ops->expired(c);
 		gw_conn_hello_done(c); /* in case the close was a no-op */
 	}
-	gw_reg_tick(srv, now);
-	gw_session_token_expire(srv, prs_now_ms());
+	srv->hooks->tick(srv, now);
 	if (++srv->cron_ticks % (1000 / CRON_MS) == 0) {
 		cron_scan(srv, now);
-		gw_session_http_expire(srv, now);
+		srv->hooks->second(srv, now);
 		if (sd_watchdog_enabled(0, NULL) > 0)
 			sd_notify(0, "WATCHDOG=1");
 	}
@@ -447,9 +429,11 @@ cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void
 gw_server_init(struct gw_server *srv, struct ev_loop *loop,
-	       const struct gw_config *cfg)
+	       const struct gw_config *cfg,
+	       const struct gw_server_hooks *hooks)
 {
 	memset(srv, 0, sizeof(*srv));
+	srv->hooks = hooks;
 	srv->loop = loop;
 	srv->cfg = cfg;
 	srv->lfd = -1;
@@ -513,7 +497,7 @@ stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct gw_server *srv = container_of(w, struct gw_server, stop_timer);
 	int64_t now = prs_mono_ms();
 
-	if (srv->nconns == 0 && gw_reg_backlog(srv) == 0)
+	if (srv->nconns == 0 && srv->hooks->backlog(srv) == 0)
 		srv->stop_quiet++; /* twice in a row: NNG had time to send */
 	else
 		srv->stop_quiet = 0;
@@ -540,12 +524,14 @@ gw_server_stop(struct gw_server *srv)
 	}
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == GW_CONN_WS)
-			gw_ws_close(c, 1001, "server shutting down", false);
-		else if (c->state == GW_CONN_HTTP)
+		if (c->state != GW_CONN_HTTP && c->state != GW_CONN_WS)
+			continue;
+		if (c->ops->stop != NULL)
+			c->ops->stop(c);
+		else
 			gw_conn_abort(c);
 	}
-	gw_session_http_end_all(srv);
+	srv->hooks->stop(srv);
 	ev_timer_init(&srv->stop_timer, stop_timer_cb, 0.05, 0.05);
 	ev_timer_start(srv->loop, &srv->stop_timer);
 }
@@ -562,7 +548,7 @@ gw_server_fini(struct gw_server *srv)
 		srv->freeq = NULL;
 		conn_free(c);
 	}
-	gw_session_http_end_all(srv);
+	srv->hooks->fini(srv);
 	ev_prepare_stop(srv->loop, &srv->prepare);
 	ev_timer_stop(srv->loop, &srv->cron);
 	ev_timer_stop(srv->loop, &srv->stop_timer);
@@ -573,10 +559,8 @@ gw_server_fini(struct gw_server *srv)
 	if (srv->spare_fd >= 0)
 		close(srv->spare_fd);
 	gw_buf_free(&srv->scratch);
-	gw_view_free(srv);
-	free(srv->await);
-	srv->await = NULL;
-	srv->nawait = srv->capawait = 0;
+	for (size_t i = 0; i < GW_FE_KINDS_MAX; i++)
+		gw_buf_free(&srv->frames[i]);
 }
 
 void

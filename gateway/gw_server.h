@@ -7,9 +7,11 @@
 
 #include "gw_types.h"
 
-/* Sets up srv (no socket yet). cfg must outlive srv. */
+/* Sets up srv (no socket yet). cfg and hooks (the layers above) must
+ * outlive srv. */
 void gw_server_init(struct gw_server *srv, struct ev_loop *loop,
-		    const struct gw_config *cfg);
+		    const struct gw_config *cfg,
+		    const struct gw_server_hooks *hooks);
 /* Binds and listens on cfg->http_host:http_port, starts the watchers.
  * Returns 0 or -1 (logged). */
 int gw_server_listen(struct gw_server *srv);
@@ -45,6 +47,8 @@ void gw_conn_closing(struct gw_conn *c, bool clean);
 /* Drops the connection now (fd closed, freed later). A session on it
  * ends unclean. Safe to call from any callback of c. */
 void gw_conn_abort(struct gw_conn *c);
+/* Hands bytes to c's codec (c->ops->input; nothing while closing). */
+void gw_conn_input(struct gw_conn *c, const char *data, size_t len);
 /* Stops / restarts reading from c (HTTP: one request at a time). */
 /* Fills cfg with the documented defaults (every key of --help). */
 void gw_config_defaults(struct gw_config *cfg);

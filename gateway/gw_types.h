@@ -62,10 +62,35 @@ struct gw_session;
 struct gw_http;
 struct gw_ws_close_in;
 
+struct gw_conn;
+struct gw_ws_handler;
+
+/* What the protocol a connection speaks does with it: set by the codec
+ * (gw_http1_attach, gw_ws_start), called by the connection layer, which
+ * names no protocol (as Redis's ConnectionType, h2o's socket callbacks). */
+struct gw_conn_ops {
+	/* Bytes received (not while closing). */
+	void (*input)(struct gw_conn *c, const char *data, size_t len);
+	/* Once a second while open: deadlines, pings. */
+	void (*tick)(struct gw_conn *c, int64_t now);
+	/* The outbound queue is full; NULL: drop the connection. */
+	void (*overflow)(struct gw_conn *c);
+	/* The hello deadline passed (gw_conn_hello_wait); NULL: nothing. */
+	void (*expired)(struct gw_conn *c);
+	/* The server stops; NULL: drop the connection. */
+	void (*stop)(struct gw_conn *c);
+	/* c leaves the open state (closing or dropped); NULL: nothing. */
+	void (*leave)(struct gw_conn *c, bool clean);
+	/* c is freed: release the protocol's state. */
+	void (*release)(struct gw_conn *c);
+};
+
 struct gw_conn {
 	ev_io rio;
 	ev_io wio;
 	struct gw_server *srv;
+	const struct gw_conn_ops *ops;          /* its codec's */
+	const struct gw_ws_handler *ws_handler; /* the frontend's */
 	int fd;
 	uint8_t state;     /* enum gw_conn_state */
 	bool reading;      /* rio is started */
@@ -101,6 +126,8 @@ struct gw_conn {
  * NULL, expires unless renewed). Watches are a sorted array of ids. */
 struct gw_session {
 	uint64_t sid;
+	const struct gw_fe *fe; /* its frontend's ops (gw_fe.h) */
+	struct gw_server *srv;
 	UT_hash_handle hh; /* srv->sessions, by sid */
 	struct gw_conn *conn;
 	char *user_id;
@@ -124,10 +151,31 @@ struct gw_session {
 	bool idle;         /* the client reported its device idle */
 };
 
+struct gw_fe;
 struct gw_reg;
 struct gw_view;
 
+#define GW_FE_KINDS_MAX 8 /* frontend kinds (gw_fe.h) */
+
+/* What the layers above do at the server's moments (gw_gateway.c sets
+ * them): the connection layer calls up through these only. */
+struct gw_server_hooks {
+	/* A new connection: give it its codec (conn ops). */
+	void (*accept)(struct gw_conn *c);
+	/* Every cron tick (250 ms), and once a second. */
+	void (*tick)(struct gw_server *srv, int64_t now);
+	void (*second)(struct gw_server *srv, int64_t now);
+	/* Graceful stop, after the connections were told; and at fini. */
+	void (*stop)(struct gw_server *srv);
+	void (*fini)(struct gw_server *srv);
+	/* c is about to be freed (forget it in pending requests). */
+	void (*conn_free)(struct gw_conn *c);
+	/* Messages still queued to other processes (stop waits for 0). */
+	size_t (*backlog)(struct gw_server *srv);
+};
+
 struct gw_server {
+	const struct gw_server_hooks *hooks;
 	struct ev_loop *loop;
 	const struct gw_config *cfg;
 	uint64_t epoch;
@@ -156,6 +204,7 @@ struct gw_server {
 	struct gw_reg *reg;
 	struct gw_view *views; /* what clients were shown, per user */
 	struct gw_buf scratch; /* reused for JSON and frames */
+	struct gw_buf frames[GW_FE_KINDS_MAX]; /* one event, per kind */
 	bool stopping;
 	bool listening;
 	/* counters for /metrics */

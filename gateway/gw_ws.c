@@ -30,7 +30,6 @@
 #include <string.h>
 
 #include "gw_server.h"
-#include "gw_session.h"
 #include "prs_util.h"
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -173,7 +172,7 @@ ws_msg_cb(wslay_event_context_ptr ctx,
 	switch (arg->opcode) {
 	case WSLAY_TEXT_FRAME:
 		c->srv->n_msgs_in++;
-		gw_session_message(c, arg->msg, arg->msg_length);
+		c->ws_handler->message(c, arg->msg, arg->msg_length);
 		break;
 	case WSLAY_BINARY_FRAME:
 		gw_ws_close(c, 1003, "binary messages are not supported",
@@ -253,8 +252,67 @@ static const struct wslay_event_callbacks ws_callbacks = {
 	.on_msg_recv_callback = ws_msg_cb,
 };
 
+static void
+ws_input(struct gw_conn *c, const char *data, size_t len)
+{
+	gw_ws_input(c, (const uint8_t *) data, len);
+}
+
+/* Heartbeat: a ping every heartbeat_ms; silence past heartbeat_ms +
+ * heartbeat_timeout_ms drops the connection. */
+static void
+ws_tick(struct gw_conn *c, int64_t now)
+{
+	const struct gw_config *cfg = c->srv->cfg;
+
+	if (now - c->last_rx >=
+	    cfg->heartbeat_ms + cfg->heartbeat_timeout_ms) {
+		prs_debug("conn %llu: heartbeat timeout",
+			  (unsigned long long) c->serial);
+		gw_conn_abort(c);
+	} else if (now >= c->next_ping) {
+		gw_ws_ping(c);
+		c->next_ping = now + cfg->heartbeat_ms;
+	}
+}
+
+static void
+ws_overflow(struct gw_conn *c)
+{
+	gw_ws_close(c, 1008, "outbound queue full", false);
+}
+
+static void
+ws_expired(struct gw_conn *c)
+{
+	gw_ws_close(c, 1008, "hello timeout", false);
+}
+
+static void
+ws_stop(struct gw_conn *c)
+{
+	gw_ws_close(c, 1001, "server shutting down", false);
+}
+
+static void
+ws_leave(struct gw_conn *c, bool clean)
+{
+	c->srv->nws--;
+	c->ws_handler->leave(c, clean);
+}
+
+static const struct gw_conn_ops ws_ops = {
+	.input = ws_input,
+	.tick = ws_tick,
+	.overflow = ws_overflow,
+	.expired = ws_expired,
+	.stop = ws_stop,
+	.leave = ws_leave,
+	.release = gw_ws_free,
+};
+
 int
-gw_ws_start(struct gw_conn *c)
+gw_ws_start(struct gw_conn *c, const struct gw_ws_handler *h)
 {
 	const struct gw_config *cfg = c->srv->cfg;
 
@@ -265,6 +323,8 @@ gw_ws_start(struct gw_conn *c)
 	wslay_event_config_set_max_recv_msg_length(
 		c->ws, (uint64_t) cfg->max_message_bytes);
 	c->state = GW_CONN_WS;
+	c->ops = &ws_ops;
+	c->ws_handler = h;
 	c->srv->nws++;
 	c->srv->n_ws_opened++;
 	c->deadline = 0;

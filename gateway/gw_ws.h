@@ -23,11 +23,20 @@ void gw_ws_accept_key(const char *key, char out[32]);
 size_t gw_ws_frame_header(uint8_t hdr[GW_WS_HDR_MAX], uint8_t opcode,
 			  size_t len);
 
-/* Switches c to WebSocket: creates the wslay context and starts the hello
- * deadline. Returns 0, or -1 if wslay could not allocate. */
-int gw_ws_start(struct gw_conn *c);
-/* Feeds bytes received on c to wslay; complete text messages go to
- * gw_session_message(). */
+/* What the frontend above a WebSocket does with it. */
+struct gw_ws_handler {
+	/* One complete text message from c. */
+	void (*message)(struct gw_conn *c, const uint8_t *msg, size_t len);
+	/* c leaves the open state (clean: the client said bye). */
+	void (*leave)(struct gw_conn *c, bool clean);
+};
+
+/* Switches c to WebSocket (its conn ops) with h, which must outlive c:
+ * creates the wslay context and starts the hello deadline. Returns 0, or
+ * -1 if wslay could not allocate. */
+int gw_ws_start(struct gw_conn *c, const struct gw_ws_handler *h);
+/* Feeds bytes received on c to wslay; complete text messages go to the
+ * handler's message callback. */
 void gw_ws_input(struct gw_conn *c, const uint8_t *data, size_t len);
 /* Queues one text message (bounded by max_outbound_bytes). */
 bool gw_ws_send_text(struct gw_conn *c, const char *data, size_t len);

@@ -11,7 +11,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "gw_auth.h"
-#include "gw_http.h"
+#include "gw_gateway.h"
+#include "gw_http1.h"
 #include "gw_reg.h"
 #include "gw_server.h"
 #include "prs_config.h"
@@ -163,8 +164,8 @@ main(int argc, char **argv)
 			 "development only");
 
 	loop = EV_DEFAULT;
-	gw_http_global_init(&cfg);
-	gw_server_init(&srv, loop, &cfg);
+	gw_http1_global_init(&cfg);
+	gw_gateway_init(&srv, loop, &cfg);
 	if (gw_reg_open(&srv) != 0 || gw_server_listen(&srv) != 0) {
 		gw_server_fini(&srv);
 		gw_reg_close(&srv);

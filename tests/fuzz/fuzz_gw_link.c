@@ -13,6 +13,7 @@
 
 #include "fz_gw.h"
 #include "gw_reg.h"
+#include "gw_fe_v1ws.h"
 #include "gw_session.h"
 #include "gw_ws.h"
 #include "prs_link.h"
@@ -22,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 say(struct gw_conn *c, const char *msg)
 {
-	gw_session_message(c, (const uint8_t *) msg, strlen(msg));
+	gw_v1ws_message(c, (const uint8_t *) msg, strlen(msg));
 }
 
 static void

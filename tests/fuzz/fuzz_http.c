@@ -1,7 +1,7 @@
 /*
  * libFuzzer harness: HTTP request handling of the gateway. The input is
  * what a client sends on a fresh connection, fed through the same entry
- * points as the read callback (gw_http_input, then gw_ws_input once the
+ * points as the read callback (gw_http1_input, then gw_ws_input once the
  * connection has upgraded), in chunks whose size the first byte picks, so
  * requests split anywhere are covered. Its top bit selects JWT auth.
  */
@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "fz_gw.h"
-#include "gw_http.h"
+#include "gw_server.h"
 #include "gw_ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (c == NULL)
 			break;
 		if (c->state == GW_CONN_HTTP)
-			gw_http_input(c, (const char *) data, n);
+			gw_conn_input(c, (const char *) data, n);
 		else if (c->state == GW_CONN_WS)
 			gw_ws_input(c, data, n);
 		fz_gw_pump(srv);

@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness: client JSON messages. The input is a run of messages
- * separated by newlines, handed one by one to gw_session_message as wslay
+ * separated by newlines, handed one by one to gw_v1ws_message as wslay
  * would hand complete text messages. Unless the first byte's low bit is
  * set, a valid hello opens a session first, so every other message type
  * reaches its handler; requests that need the registry are answered
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fz_gw.h"
+#include "gw_fe_v1ws.h"
 #include "gw_session.h"
 #include "gw_ws.h"
 
@@ -32,15 +33,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c = fz_gw_find(srv, serial);
 	fz_gw_ws(c);
 	if (!(data[0] & 1) && !(data[0] & 2))
-		gw_session_message(c, (const uint8_t *) hello,
-				   sizeof(hello) - 1);
+		gw_v1ws_message(c, (const uint8_t *) hello, sizeof(hello) - 1);
 	data++;
 	size--;
 	while (size > 0 && (c = fz_gw_find(srv, serial)) != NULL &&
 	       c->state == GW_CONN_WS) {
 		const uint8_t *nl = memchr(data, '\n', size);
 		size_t n = nl ? (size_t) (nl - data) : size;
-		gw_session_message(c, data, n);
+		gw_v1ws_message(c, data, n);
 		fz_gw_pump(srv);
 		if (nl == NULL)
 			break;

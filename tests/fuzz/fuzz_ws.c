@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fz_gw.h"
+#include "gw_fe_v1ws.h"
 #include "gw_session.h"
 #include "gw_ws.h"
 
@@ -35,8 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c = fz_gw_find(srv, serial);
 	fz_gw_ws(c);
 	if (data[0] & 0x80)
-		gw_session_message(c, (const uint8_t *) hello,
-				   sizeof(hello) - 1);
+		gw_v1ws_message(c, (const uint8_t *) hello, sizeof(hello) - 1);
 	data++;
 	size--;
 	while (size > 0 && (c = fz_gw_find(srv, serial)) != NULL &&

@@ -11,9 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gw_http.h"
+#include "gw_http1.h"
 #include "gw_reg.h"
 #include "gw_server.h"
+#include "gw_fe_api.h"
+#include "gw_gateway.h"
+#include "gw_fe_v1ws.h"
 #include "gw_session.h"
 #include "gw_ws.h"
 #include "prs_util.h"
@@ -67,8 +70,8 @@ fz_gw_server(bool jwt)
 	cfg.max_connections = 16;
 	cfg.allowed_origins = "https://app.example.com, http://localhost:3000";
 	prs_log_setname("fuzz");
-	gw_http_global_init(&cfg);
-	gw_server_init(&srv, EV_DEFAULT, &cfg);
+	gw_http1_global_init(&cfg);
+	gw_gateway_init(&srv, EV_DEFAULT, &cfg);
 	gw_reg_open_unlinked(&srv);
 	reg_say(&srv, PRS__ENVELOPE__BODY_RESYNC);
 	return &srv;
@@ -107,8 +110,8 @@ fz_gw_find(struct gw_server *s, uint64_t serial)
 void
 fz_gw_ws(struct gw_conn *c)
 {
-	gw_http_free(c);
-	if (gw_ws_start(c) != 0)
+	gw_http1_release(c);
+	if (gw_ws_start(c, &gw_v1ws_handler) != 0)
 		abort();
 }
 
@@ -149,7 +152,7 @@ fz_gw_reset(struct gw_server *s)
 	for (c = s->conns; c != NULL; c = c->next)
 		if (c->state != GW_CONN_DEAD)
 			gw_conn_abort(c);
-	gw_session_http_end_all(s);
+	gw_api_sessions_end_all(s);
 	fz_gw_pump(s);
 	for (i = 0; i < npeers; i++)
 		close(peers[i]);

@@ -2,7 +2,7 @@
  * Shared scaffolding of the gateway's fuzz harnesses: one gw_server for the
  * whole run, its registry link "unlinked" (no socket; what the gateway
  * sends goes nowhere) but made ready with a Resync, and connections that
- * are one end of a socketpair, so the real input path (gw_http_input,
+ * are one end of a socketpair, so the real input path (gw_http1_input,
  * wslay, sessions) runs exactly as it does behind accept().
  */
 #ifndef FZ_GW_H

@@ -1,0 +1,144 @@
+/*
+ * Where the WebSocket upgrade happens: the RFC 6455 handshake checks, the
+ * Origin allow-list, the connection cap, and who the client is (token of
+ * the upgrade, or a user named in the path under auth none). On success
+ * the connection switches to the WebSocket codec with the v1 frontend as
+ * its handler, and the 101 goes out; every refusal is an HTTP error that
+ * closes the connection, since what follows is not HTTP.
+ */
+#include "gw_upgrade.h"
+
+#include <http_parser.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_auth.h"
+#include "gw_fe_v1ws.h"
+#include "gw_server.h"
+#include "gw_ws.h"
+#include "prs_util.h"
+
+/* A browser names the page's origin; other clients send none and are not
+ * concerned (the check protects users' browsers from pages of other
+ * sites, not the server from programs, which can send any header). */
+static bool
+origin_allowed(const char *allowed, const char *origin)
+{
+	if (allowed == NULL || allowed[0] == '\0' || origin == NULL)
+		return true;
+	return gw_http1_token_list_has(allowed, origin);
+}
+
+static void
+ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
+	   const struct gw_path *pp, const char *path_user,
+	   size_t path_user_len)
+{
+	struct gw_server *srv = c->srv;
+	const struct gw_config *cfg = srv->cfg;
+	char accept[32], *qtok = NULL, *quser = NULL, *user = NULL;
+	const char *tok, *ver = rq->hdr[GW_H_WS_VERSION];
+	struct gw_buf resp = {0};
+	bool admin = false;
+	int64_t exp = 0;
+
+#define FAIL(st, msg, extra)                                                  \
+	do {                                                                  \
+		gw_http1_respond_error(c, st, NULL, msg, extra, true);        \
+		goto out;                                                     \
+	} while (0)
+
+	if (rq->method != HTTP_GET)
+		FAIL(400, "a WebSocket upgrade must be a GET", NULL);
+	if (rq->http_major != 1 || rq->http_minor < 1)
+		FAIL(400, "a WebSocket upgrade needs HTTP/1.1", NULL);
+	if (!gw_http1_token_list_has(rq->hdr[GW_H_UPGRADE], "websocket"))
+		FAIL(400, "Upgrade: websocket required", NULL);
+	if (!gw_http1_token_list_has(rq->hdr[GW_H_CONNECTION], "upgrade"))
+		FAIL(400, "Connection: Upgrade required", NULL);
+	if (rq->has_body || rq->hdr[GW_H_TRANSFER_ENCODING] != NULL)
+		FAIL(400, "a WebSocket upgrade carries no body", NULL);
+	if (rq->dup_header)
+		FAIL(400, "duplicate header", NULL);
+	if (ver == NULL)
+		FAIL(400, "Sec-WebSocket-Version required", NULL);
+	if (strcmp(ver, "13") != 0)
+		FAIL(426, "unsupported WebSocket version",
+		     "Sec-WebSocket-Version: 13\r\n");
+	if (!gw_ws_key_valid(rq->hdr[GW_H_WS_KEY]))
+		FAIL(400, "invalid Sec-WebSocket-Key", NULL);
+	if (!origin_allowed(cfg->allowed_origins, rq->hdr[GW_H_ORIGIN]))
+		FAIL(403, "origin not allowed", NULL);
+	if (srv->stopping || srv->nws >= (size_t) cfg->max_connections)
+		FAIL(503, "too many connections", NULL);
+	if (gw_path_query(pp, "token", &qtok) < 0 ||
+	    gw_path_query(pp, "user_id", &quser) < 0)
+		FAIL(400, "malformed query string", NULL);
+
+	if (!cfg->auth_none) {
+		tok = gw_auth_bearer(rq->hdr[GW_H_AUTHORIZATION]);
+		if (tok == NULL)
+			tok = qtok;
+		if (tok != NULL) {
+			if (gw_auth_verify_exp(cfg, tok, strlen(tok), &user,
+					       &admin, &exp) != 0)
+				FAIL(401, "invalid token",
+				     "WWW-Authenticate: Bearer\r\n");
+			if (path_user != NULL &&
+			    (strlen(user) != path_user_len ||
+			     memcmp(user, path_user, path_user_len) != 0))
+				FAIL(403, "the token is for another user",
+				     NULL);
+		}
+	} else {
+		if (path_user != NULL) {
+			if (!prs_id_valid(path_user, path_user_len))
+				FAIL(400, "invalid user id", NULL);
+			user = xstrndup(path_user, path_user_len);
+		} else if (quser != NULL) {
+			if (!prs_id_valid(quser, strlen(quser)))
+				FAIL(400, "invalid user id", NULL);
+			user = xstrdup(quser);
+		}
+		admin = true;
+	}
+
+	if (gw_ws_start(c, &gw_v1ws_handler) != 0)
+		FAIL(503, "out of memory", NULL);
+	c->auth_user = user;
+	c->auth_admin = admin;
+	c->auth_exp = exp;
+	user = NULL;
+	gw_ws_accept_key(rq->hdr[GW_H_WS_KEY], accept);
+	gw_buf_printf(
+		&resp,
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+		accept,
+		gw_http1_token_list_has(rq->hdr[GW_H_WS_PROTOCOL],
+					"presence.v1")
+			? "Sec-WebSocket-Protocol: presence.v1\r\n"
+			: "");
+	gw_conn_send_raw(c, resp.data, resp.len);
+	gw_buf_free(&resp);
+	prs_debug("conn %llu: websocket open", (unsigned long long) c->serial);
+out:
+#undef FAIL
+	free(qtok);
+	free(quser);
+	free(user);
+}
+
+void
+gw_upgrade_v1(struct gw_conn *c, const struct gw_http1_req *rq,
+	      const struct gw_path *pp)
+{
+	ws_upgrade(c, rq, pp, NULL, 0);
+}
+
+void
+gw_upgrade_v1_user(struct gw_conn *c, const struct gw_http1_req *rq,
+		   const struct gw_path *pp)
+{
+	ws_upgrade(c, rq, pp, pp->seg[2], pp->len[2]);
+}
