@@ -1,6 +1,6 @@
 /*
  * The drop-in endpoints of seeds 002, 003 and 004 (docs/MIGRATING.md,
- * contract in COMPAT.md §0, §3-§5). They ride the session core like v1:
+ * PROTOCOL.md "Drop-in endpoints"). They ride the session core like v1:
  *
  * - seed 002's heartbeat is the caller's HTTP heartbeat session of
  *   gw_fe_api.c (the same one as POST /v1/heartbeat keeps); its online
