@@ -19,8 +19,9 @@
 
 /* Frontend kinds: an index into the per-event frame table. */
 enum gw_fe_kind {
-	GW_FE_V1WS, /* v1 WebSocket (gw_fe_v1ws.c) */
-	GW_FE_API,  /* v1 HTTP API heartbeat sessions (gw_fe_api.c) */
+	GW_FE_V1WS,    /* v1 WebSocket (gw_fe_v1ws.c) */
+	GW_FE_API,     /* v1 HTTP API heartbeat sessions (gw_fe_api.c) */
+	GW_FE_SEED004, /* v1 WebSocket, seed 004 events (gw_fe_compat.c) */
 	GW_FE_KINDS
 };
 

@@ -40,8 +40,8 @@ enum api_route {
 	R_HISTORY,
 };
 
-static int
-code_status(const char *code)
+int
+gw_api_code_status(const char *code)
 {
 	static const struct {
 		const char *code;
@@ -60,11 +60,9 @@ code_status(const char *code)
 	return 500;
 }
 
-/* Who calls: 0 with *user (caller frees; "" allowed with auth none) and
- * *admin, or -1 after answering 401/400. */
-static int
-api_identity(struct gw_conn *c, const struct gw_http1_req *rq,
-	     const struct gw_path *pp, char **user, bool *admin)
+int
+gw_api_identity(struct gw_conn *c, const struct gw_http1_req *rq,
+		const struct gw_path *pp, char **user, bool *admin)
 {
 	const struct gw_config *cfg = c->srv->cfg;
 	char *q = NULL;
@@ -189,7 +187,7 @@ api_reply_cb(struct gw_conn *c, struct gw_pending *p, const Prs__Reply *r)
 				       "the registry did not answer", NULL,
 				       false);
 	} else if (r->error != NULL && r->error[0] != '\0') {
-		int st = code_status(r->error);
+		int st = gw_api_code_status(r->error);
 		gw_http1_respond_error(
 			c, st, st == 500 ? "internal" : r->error,
 			r->message && r->message[0] ? r->message : r->error,
@@ -435,7 +433,7 @@ api_admin(struct gw_conn *c, const struct gw_http1_req *rq,
 {
 	bool admin;
 
-	if (api_identity(c, rq, pp, user, &admin) != 0)
+	if (gw_api_identity(c, rq, pp, user, &admin) != 0)
 		return -1;
 	if (!admin) {
 		gw_http1_respond_error(c, 403, NULL, "admin only", NULL,
@@ -465,7 +463,7 @@ gw_api_presence(struct gw_conn *c, const struct gw_http1_req *rq,
 	char *user = NULL;
 	bool admin;
 
-	if (api_identity(c, rq, pp, &user, &admin) != 0)
+	if (gw_api_identity(c, rq, pp, &user, &admin) != 0)
 		return;
 	if (api_seg_id(c, pp, 2, "invalid user id")) {
 		preq.op = PRS__OP__OP_QUERY;
@@ -483,7 +481,7 @@ gw_api_query(struct gw_conn *c, const struct gw_http1_req *rq,
 	json_t *doc = NULL, *ids;
 	bool admin;
 
-	if (api_identity(c, rq, pp, &user, &admin) != 0)
+	if (gw_api_identity(c, rq, pp, &user, &admin) != 0)
 		return;
 	if ((ids = body_ids(c, rq, GW_IDS_MAX, &doc)) != NULL) {
 		preq.op = PRS__OP__OP_QUERY;
@@ -504,7 +502,7 @@ gw_api_online(struct gw_conn *c, const struct gw_http1_req *rq,
 	char *user = NULL, *thread = NULL;
 	bool admin;
 
-	if (api_identity(c, rq, pp, &user, &admin) != 0)
+	if (gw_api_identity(c, rq, pp, &user, &admin) != 0)
 		return;
 	if (gw_path_query(pp, "thread_id", &thread) < 0 ||
 	    (thread != NULL && !prs_id_valid(thread, strlen(thread))))
@@ -643,7 +641,7 @@ gw_api_history(struct gw_conn *c, const struct gw_http1_req *rq,
 	bool admin;
 	int64_t since, limit;
 
-	if (api_identity(c, rq, pp, &user, &admin) != 0)
+	if (gw_api_identity(c, rq, pp, &user, &admin) != 0)
 		return;
 	if (!api_seg_id(c, pp, 2, "invalid user id"))
 		goto out;
@@ -687,7 +685,7 @@ session_caller(struct gw_conn *c, const struct gw_http1_req *rq,
 	char *user = NULL;
 	bool admin;
 
-	if (api_identity(c, rq, pp, &user, &admin) != 0)
+	if (gw_api_identity(c, rq, pp, &user, &admin) != 0)
 		return NULL;
 	if (user[0] == '\0') {
 		gw_http1_respond_error(c, 400, NULL, "user_id required", NULL,

@@ -48,6 +48,14 @@ void gw_api_logout(struct gw_conn *c, const struct gw_http1_req *rq,
 
 struct gw_fe;
 
+/* Who calls an HTTP endpoint: 0 with *user (caller frees; "" allowed with
+ * auth none) and *admin, or -1 after answering 401/400. Sets
+ * c->auth_exp from the token. */
+int gw_api_identity(struct gw_conn *c, const struct gw_http1_req *rq,
+		    const struct gw_path *pp, char **user, bool *admin);
+/* The HTTP status of a registry error code (500 when unknown). */
+int gw_api_code_status(const char *code);
+
 /* The ops of HTTP heartbeat sessions. */
 extern const struct gw_fe gw_fe_api;
 

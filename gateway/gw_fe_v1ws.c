@@ -349,7 +349,9 @@ do_hello(struct gw_conn *c, json_t *m, json_t *id)
 		user = xstrndup(uid, uid_len);
 	}
 
-	s = gw_session_new(srv, user, &gw_fe_v1ws);
+	/* the frontend the upgrade chose (seed 004 events on a gateway
+	 * with compat_events = seed004) */
+	s = gw_session_new(srv, user, c->fe != NULL ? c->fe : &gw_fe_v1ws);
 	free(user);
 	s->conn = c;
 	s->device = device ? xstrndup(device, device_len) : NULL;
@@ -749,8 +751,8 @@ out:
 }
 
 /* Leaves the text frame of payload j (reference stolen) in b. */
-static void
-build_frame(struct gw_buf *b, json_t *j, struct gw_frame *f)
+void
+gw_v1ws_frame(struct gw_buf *b, json_t *j, struct gw_frame *f)
 {
 	uint8_t hdr[GW_WS_HDR_MAX];
 	size_t hl, plen;
@@ -777,12 +779,13 @@ v1ws_encode_event(const Prs__Event *ev, struct gw_buf *b, struct gw_frame *f)
 	json_object_set_new(o, "type", json_string("presence"));
 	json_object_update(o, p);
 	json_decref(p);
-	build_frame(b, o, f);
+	gw_v1ws_frame(b, o, f);
 	return 0;
 }
 
-static int
-v1ws_encode_typing(const Prs__Typing *t, struct gw_buf *b, struct gw_frame *f)
+int
+gw_v1ws_encode_typing(const Prs__Typing *t, struct gw_buf *b,
+		      struct gw_frame *f)
 {
 	json_t *o = json_object();
 
@@ -790,13 +793,13 @@ v1ws_encode_typing(const Prs__Typing *t, struct gw_buf *b, struct gw_frame *f)
 	json_object_set_new(o, "thread_id", json_string(t->thread_id));
 	json_object_set_new(o, "user_id", json_string(t->user_id));
 	json_object_set_new(o, "active", json_boolean(t->active));
-	build_frame(b, o, f);
+	gw_v1ws_frame(b, o, f);
 	return 0;
 }
 
 /* Appends the frame; the flush op schedules the write. */
-static bool
-v1ws_deliver(struct gw_session *s, const struct gw_frame *f)
+bool
+gw_v1ws_deliver(struct gw_session *s, const struct gw_frame *f)
 {
 	struct gw_conn *c = s->conn;
 
@@ -806,15 +809,15 @@ v1ws_deliver(struct gw_session *s, const struct gw_frame *f)
 	return true;
 }
 
-static void
-v1ws_flush(struct gw_session *s)
+void
+gw_v1ws_flush(struct gw_session *s)
 {
 	if (s->conn != NULL)
 		gw_conn_flush_later(s->conn);
 }
 
-static void
-v1ws_acked(struct gw_session *s)
+void
+gw_v1ws_acked(struct gw_session *s)
 {
 	if (s->conn != NULL) {
 		send_welcome(s->conn, s, s->welcome_id);
@@ -824,8 +827,8 @@ v1ws_acked(struct gw_session *s)
 	s->welcome_id = NULL;
 }
 
-static bool
-v1ws_close(struct gw_session *s, enum gw_end why)
+bool
+gw_v1ws_close(struct gw_session *s, enum gw_end why)
 {
 	struct gw_conn *c = s->conn;
 
@@ -853,12 +856,12 @@ const struct gw_fe gw_fe_v1ws = {
 	.name = "v1ws",
 	.kind = GW_FE_V1WS,
 	.encode_event = v1ws_encode_event,
-	.encode_typing = v1ws_encode_typing,
-	.deliver_event = v1ws_deliver,
-	.deliver_typing = v1ws_deliver,
-	.flush = v1ws_flush,
-	.acked = v1ws_acked,
-	.close = v1ws_close,
+	.encode_typing = gw_v1ws_encode_typing,
+	.deliver_event = gw_v1ws_deliver,
+	.deliver_typing = gw_v1ws_deliver,
+	.flush = gw_v1ws_flush,
+	.acked = gw_v1ws_acked,
+	.close = gw_v1ws_close,
 };
 
 static void

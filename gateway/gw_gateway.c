@@ -9,8 +9,10 @@
 #include "gw_gateway.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "gw_fe_api.h"
+#include "gw_fe_compat.h"
 #include "gw_http1.h"
 #include "gw_reg.h"
 #include "gw_router.h"
@@ -77,4 +79,6 @@ gw_gateway_init(struct gw_server *srv, struct ev_loop *loop,
 		const struct gw_config *cfg)
 {
 	gw_server_init(srv, loop, cfg, &gateway_hooks);
+	if (strcmp(cfg->compat_events, "seed004") == 0)
+		srv->user_ws_fe = &gw_fe_seed004;
 }

@@ -4,7 +4,9 @@
  */
 #include "gw_json.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "prs_util.h"
 
@@ -85,4 +87,52 @@ gw_json_ids(json_t *v, size_t max, const char **why)
 		}
 	}
 	return 0;
+}
+
+json_t *
+gw_json_id(const char *id)
+{
+	size_t i, n = id ? strlen(id) : 0;
+	uint64_t v = 0;
+
+	/* 2^53 has 16 digits: longer ids are strings without overflow */
+	if (n == 0 || n > 16 || (n > 1 && id[0] == '0'))
+		return jstr(id);
+	for (i = 0; i < n; i++) {
+		if (id[i] < '0' || id[i] > '9')
+			return jstr(id);
+		v = v * 10 + (uint64_t) (id[i] - '0');
+	}
+	if (v > (UINT64_C(1) << 53))
+		return jstr(id);
+	return json_integer((json_int_t) v);
+}
+
+void
+gw_json_time_fmt(char *buf, int64_t ms)
+{
+	time_t sec = (time_t) (ms / 1000);
+	int frac = (int) (ms % 1000);
+	struct tm tm;
+	size_t n;
+
+	if (frac < 0) {
+		frac += 1000;
+		sec--;
+	}
+	gmtime_r(&sec, &tm);
+	n = strftime(buf, GW_JSON_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, GW_JSON_TIME_LEN - n, ".%03uZ",
+		 (unsigned) frac % 1000u);
+}
+
+json_t *
+gw_json_time(int64_t ms)
+{
+	char buf[GW_JSON_TIME_LEN];
+
+	if (ms == 0)
+		return json_null();
+	gw_json_time_fmt(buf, ms);
+	return json_string(buf);
 }

@@ -5,6 +5,7 @@
 #define GW_JSON_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "gw_buf.h"
 #include "presence.pb-c.h"
@@ -22,5 +23,16 @@ void gw_json_dump(json_t *j, struct gw_buf *b);
  * (not an array / an invalid id: bad request) or -2 (too many: too large)
  * with *why set. */
 int gw_json_ids(json_t *v, size_t max, const char **why);
+
+/* Drop-in endpoints (docs/MIGRATING.md): a user id as a JSON number when
+ * it is a decimal integer without leading zeros ("0" or [1-9][0-9]*) of
+ * at most 2^53, else as a string. Returns a new reference. */
+json_t *gw_json_id(const char *id);
+/* Writes ms (since the epoch) as ISO 8601 UTC with milliseconds,
+ * "2026-12-02T10:00:00.123Z", to buf (at least GW_JSON_TIME_LEN bytes). */
+#define GW_JSON_TIME_LEN 48
+void gw_json_time_fmt(char *buf, int64_t ms);
+/* The same as a JSON string; null for 0 (never). New reference. */
+json_t *gw_json_time(int64_t ms);
 
 #endif

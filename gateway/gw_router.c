@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "gw_fe_api.h"
+#include "gw_fe_compat.h"
 #include "gw_metrics.h"
 #include "gw_upgrade.h"
 #include "prs_util.h"
@@ -53,6 +54,18 @@ static const struct gw_route routes[] = {
 	{M(HTTP_GET), "/v1/users/*/history", gw_api_history, false},
 	{M(HTTP_POST), "/v1/heartbeat", gw_api_heartbeat, false},
 	{M(HTTP_POST), "/v1/logout", gw_api_logout, false},
+	/* drop-in endpoints (docs/MIGRATING.md); trailing slash optional */
+	{M(HTTP_POST), "/api/chat/heartbeat", gw_compat_heartbeat, false},
+	{M(HTTP_POST), "/api/chat/heartbeat/", gw_compat_heartbeat, false},
+	{M(HTTP_GET), "/api/chat/online-users", gw_compat_online_users, false},
+	{M(HTTP_GET), "/api/chat/online-users/", gw_compat_online_users,
+	 false},
+	{M(HTTP_GET), "/api/chat/rooms/online_users", gw_compat_online_users,
+	 false},
+	{M(HTTP_GET), "/api/chat/rooms/online_users/", gw_compat_online_users,
+	 false},
+	{M(HTTP_GET), "/admin/online-users", gw_compat_admin_online, false},
+	{M(HTTP_GET), "/admin/online-users/", gw_compat_admin_online, false},
 };
 
 /* True if the decoded path pp has the segments of pattern. */

@@ -589,4 +589,5 @@ gw_config_defaults(struct gw_config *cfg)
 	cfg->max_header_bytes = 8192;
 	cfg->max_headers = 64;
 	cfg->allowed_origins = "";
+	cfg->compat_events = "";
 }

@@ -48,6 +48,7 @@ struct gw_config {
 	int64_t max_header_bytes;    /* request head and each line (431) */
 	int64_t max_headers;         /* header lines per request (431) */
 	char *allowed_origins;       /* comma-separated; "" = any Origin */
+	char *compat_events; /* "" (v1) or "seed004": /ws/presence/{id} */
 };
 
 enum gw_conn_state {
@@ -64,6 +65,7 @@ struct gw_ws_close_in;
 
 struct gw_conn;
 struct gw_ws_handler;
+struct gw_fe;
 
 /* What the protocol a connection speaks does with it: set by the codec
  * (gw_http1_attach, gw_ws_start), called by the connection layer, which
@@ -91,6 +93,7 @@ struct gw_conn {
 	struct gw_server *srv;
 	const struct gw_conn_ops *ops;          /* its codec's */
 	const struct gw_ws_handler *ws_handler; /* the frontend's */
+	const struct gw_fe *fe; /* its sessions' frontend (NULL: v1) */
 	int fd;
 	uint8_t state;     /* enum gw_conn_state */
 	bool reading;      /* rio is started */
@@ -202,6 +205,9 @@ struct gw_server {
 	uint64_t next_sid;
 	size_t nsessions;
 	struct gw_reg *reg;
+	/* the frontend of /ws/presence/{id} sessions (compat_events; set
+	 * by gw_gateway.c, NULL: v1) */
+	const struct gw_fe *user_ws_fe;
 	struct gw_view *views; /* what clients were shown, per user */
 	struct gw_buf scratch; /* reused for JSON and frames */
 	struct gw_buf frames[GW_FE_KINDS_MAX]; /* one event, per kind */

@@ -3,8 +3,9 @@
  * Origin allow-list, the connection cap, and who the client is (token of
  * the upgrade, or a user named in the path under auth none). On success
  * the connection switches to the WebSocket codec with the v1 frontend as
- * its handler, and the 101 goes out; every refusal is an HTTP error that
- * closes the connection, since what follows is not HTTP.
+ * its handler (its sessions' ops: v1, or on /ws/presence/{id} the one
+ * compat_events chose), and the 101 goes out; every refusal is an HTTP error
+ * that closes the connection, since what follows is not HTTP.
  */
 #include "gw_upgrade.h"
 
@@ -32,7 +33,7 @@ origin_allowed(const char *allowed, const char *origin)
 static void
 ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
 	   const struct gw_path *pp, const char *path_user,
-	   size_t path_user_len)
+	   size_t path_user_len, const struct gw_fe *fe)
 {
 	struct gw_server *srv = c->srv;
 	const struct gw_config *cfg = srv->cfg;
@@ -105,6 +106,7 @@ ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
 
 	if (gw_ws_start(c, &gw_v1ws_handler) != 0)
 		FAIL(503, "out of memory", NULL);
+	c->fe = fe;
 	c->auth_user = user;
 	c->auth_admin = admin;
 	c->auth_exp = exp;
@@ -133,12 +135,14 @@ void
 gw_upgrade_v1(struct gw_conn *c, const struct gw_http1_req *rq,
 	      const struct gw_path *pp)
 {
-	ws_upgrade(c, rq, pp, NULL, 0);
+	ws_upgrade(c, rq, pp, NULL, 0, &gw_fe_v1ws);
 }
 
 void
 gw_upgrade_v1_user(struct gw_conn *c, const struct gw_http1_req *rq,
 		   const struct gw_path *pp)
 {
-	ws_upgrade(c, rq, pp, pp->seg[2], pp->len[2]);
+	ws_upgrade(c, rq, pp, pp->seg[2], pp->len[2],
+		   c->srv->user_ws_fe != NULL ? c->srv->user_ws_fe
+					      : &gw_fe_v1ws);
 }

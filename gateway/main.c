@@ -117,6 +117,9 @@ main(int argc, char **argv)
 		 "e.g. https://app.example.com (empty: any; over: 403)"},
 		{"http_session_ttl_ms", PRS_OPT_INT, &cfg.http_session_ttl_ms,
 		 1000, 86400000, "lifetime of an HTTP heartbeat session"},
+		{"compat_events", PRS_OPT_STR, &cfg.compat_events, 0, 0,
+		 "event form of /ws/presence/{id} sessions: empty (v1 "
+		 "presence objects) or seed004 (user_status_changed)"},
 		{"debug", PRS_OPT_BOOL, &debug, 0, 0, "log debug messages"},
 	};
 
@@ -132,6 +135,12 @@ main(int argc, char **argv)
 	if (!name_valid(cfg.name)) {
 		fprintf(stderr, "presence-gateway: name: use 1-64 of "
 				"[A-Za-z0-9._-]\n");
+		return 2;
+	}
+	if (cfg.compat_events[0] != '\0' &&
+	    strcmp(cfg.compat_events, "seed004") != 0) {
+		fprintf(stderr, "presence-gateway: compat_events: empty or "
+				"seed004\n");
 		return 2;
 	}
 	if (strcmp(auth_mode, "none") == 0) {

@@ -22,9 +22,10 @@
 #include "prs_link.h"
 #include "reg_out.h"
 
-#define REG_MAX_WATCHES 10000 /* per session (PROTOCOL.md §3) */
-#define REG_MAX_IDS     1000  /* user ids per request */
-#define REG_HISTORY_MAX 100000
+#define REG_MAX_WATCHES  10000 /* per session (PROTOCOL.md §3) */
+#define REG_MAX_IDS      1000  /* user ids per request */
+#define REG_HISTORY_MAX  100000
+#define REG_AUDIENCE_MAX 10000 /* users in an OP_LIST_AUDIENCE reply */
 
 struct reg_config {
 	char *url;
@@ -265,6 +266,9 @@ void reg_user_grace_end(struct reg *r, struct reg_user *u);
  * are answered at once; OP_HISTORY goes to the persister and is answered
  * when it replies (reg_history_reply) or, failing that, unavailable. */
 void reg_admin_request(struct reg *r, struct reg_gw *gw, Prs__Request *q);
+/* OP_ONLINE_SESSIONS (admin, drop-in endpoints): every online user with
+ * its live session count, answered at once. */
+void reg_admin_online(struct reg *r, struct reg_gw *gw, const Prs__Request *q);
 void reg_history_reply(struct reg *r, const Prs__HistoryReply *hr);
 /* Before sleep: sends the history queries whose preceding writes have
  * gone to the persister (so that they see them). */

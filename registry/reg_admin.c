@@ -151,6 +151,49 @@ req_kick(struct reg *r, struct reg_gw *gw, const Prs__Request *q,
 	reg_send_reply(r, gw, &rep);
 }
 
+/* ---- online users with their session counts ------------------------ */
+
+void
+reg_admin_online(struct reg *r, struct reg_gw *gw, const Prs__Request *q)
+{
+	Prs__Reply rep = PRS__REPLY__INIT;
+	Prs__Presence *pv = NULL, **pp = NULL;
+	uint32_t *conns = NULL;
+	struct reg_user *u, *ut;
+	size_t n = 0, cap = 0;
+	int64_t now = prs_now_ms();
+
+	if (!q->admin) {
+		reply_error(r, gw, q->req, "forbidden", "admin only");
+		return;
+	}
+	HASH_ITER (hh, r->users, u, ut) {
+		if (!reg_user_online(u))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			pv = xrealloc(pv, cap * sizeof(*pv));
+			conns = xrealloc(conns, cap * sizeof(*conns));
+		}
+		reg_view(u, false, now, &pv[n]);
+		conns[n] = u->nsessions > 0 ? (uint32_t) u->nsessions : 0;
+		n++;
+	}
+	pp = xcalloc(n ? n : 1, sizeof(*pp));
+	for (size_t i = 0; i < n; i++)
+		pp[i] = &pv[i];
+	rep.req = q->req;
+	rep.held = r->hold;
+	rep.users = pp;
+	rep.n_users = n;
+	rep.connections = conns;
+	rep.n_connections = n;
+	reg_send_reply(r, gw, &rep);
+	free(pv);
+	free(pp);
+	free(conns);
+}
+
 /* ---- history ------------------------------------------------------ */
 
 static void

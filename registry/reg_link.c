@@ -325,14 +325,52 @@ ids_valid(Prs__Request *q, size_t max)
 	return true;
 }
 
+/* The caller first (when it has sessions), then the online co-members of
+ * its threads and the online users its sessions watch, each once; at most
+ * max users. */
+static void
+audience_list(struct reg *r, struct reg_user *caller, const char *id,
+	      struct reply_buf *b, int64_t now, size_t max)
+{
+	uint64_t mark = ++r->mark;
+	struct reg_member *m, *mt, *m2, *m2t;
+	struct reg_session *cs;
+
+	if (caller == NULL)
+		return;
+	caller->mark = mark; /* the caller first, as in the thread form */
+	if (caller->nsessions > 0)
+		reply_user(r, b, caller->id, id, now);
+	HASH_ITER (hh_u, caller->threads, m, mt) {
+		HASH_ITER (hh_t, m->t->members, m2, m2t) {
+			if (b->rep.n_users >= max)
+				return;
+			if (m2->u->mark == mark || !reg_user_online(m2->u))
+				continue;
+			m2->u->mark = mark;
+			reply_user(r, b, m2->u->id, id, now);
+		}
+	}
+	DL_FOREACH2 (caller->sessions, cs, unext) {
+		struct reg_watch *w, *wt;
+		HASH_ITER (hh, cs->watches, w, wt) {
+			if (b->rep.n_users >= max)
+				return;
+			if (w->u->mark == mark || !reg_user_online(w->u))
+				continue;
+			w->u->mark = mark;
+			reply_user(r, b, w->u->id, id, now);
+		}
+	}
+}
+
 static const char *
 req_list_online(struct reg *r, Prs__Request *q, struct reg_session *s,
 		struct reply_buf *b, int64_t now)
 {
 	struct reg_user *caller =
 		reg_user_find(r, q->user_id, strlen(q->user_id));
-	uint64_t mark = ++r->mark;
-	struct reg_member *m, *mt, *m2, *m2t;
+	struct reg_member *m, *mt;
 	struct reg_user *u, *ut;
 
 	if (q->thread_id[0] != '\0') {
@@ -358,31 +396,35 @@ req_list_online(struct reg *r, Prs__Request *q, struct reg_session *s,
 		}
 		return NULL;
 	}
-	if (caller == NULL)
+	audience_list(r, caller, q->user_id, b, now, SIZE_MAX);
+	return NULL;
+}
+
+/* OP_LIST_AUDIENCE (drop-in endpoints): what a session of an HTTP caller
+ * (sid 0) would be shown by OP_LIST_ONLINE without thread: everyone
+ * online under audience "all", else as audience_list; at most
+ * REG_AUDIENCE_MAX users. */
+static const char *
+req_list_audience(struct reg *r, Prs__Request *q, struct reply_buf *b,
+		  int64_t now)
+{
+	struct reg_user *caller =
+		reg_user_find(r, q->user_id, strlen(q->user_id));
+	struct reg_user *u, *ut;
+
+	if (!prs_id_valid(q->user_id, strlen(q->user_id)))
+		return "bad_request";
+	if (strcmp(r->cfg.audience, "all") != 0) {
+		audience_list(r, caller, q->user_id, b, now, REG_AUDIENCE_MAX);
 		return NULL;
-	caller->mark = mark; /* the caller first, as in the thread form */
-	if (caller->nsessions > 0)
-		reply_user(r, b, caller->id, q->user_id, now);
-	HASH_ITER (hh_u, caller->threads, m, mt) {
-		HASH_ITER (hh_t, m->t->members, m2, m2t) {
-			if (m2->u->mark == mark || !reg_user_online(m2->u))
-				continue;
-			m2->u->mark = mark;
-			reply_user(r, b, m2->u->id, q->user_id, now);
-		}
 	}
-	{
-		struct reg_session *cs;
-		DL_FOREACH2 (caller->sessions, cs, unext) {
-			struct reg_watch *w, *wt;
-			HASH_ITER (hh, cs->watches, w, wt) {
-				if (w->u->mark == mark ||
-				    !reg_user_online(w->u))
-					continue;
-				w->u->mark = mark;
-				reply_user(r, b, w->u->id, q->user_id, now);
-			}
-		}
+	if (caller != NULL && caller->nsessions > 0)
+		reply_user(r, b, caller->id, q->user_id, now);
+	HASH_ITER (hh, r->users, u, ut) {
+		if (b->rep.n_users >= REG_AUDIENCE_MAX)
+			break;
+		if (u != caller && reg_user_online(u))
+			reply_user(r, b, u->id, q->user_id, now);
 	}
 	return NULL;
 }
@@ -504,6 +546,12 @@ on_request(struct reg *r, struct reg_gw *gw, Prs__Request *q)
 		}
 		err = req_list_online(r, q, s, &b, now);
 		break;
+	case PRS__OP__OP_LIST_AUDIENCE:
+		err = req_list_audience(r, q, &b, now);
+		break;
+	case PRS__OP__OP_ONLINE_SESSIONS:
+		reg_admin_online(r, gw, q); /* it answers (reg_admin.c) */
+		return;
 	case PRS__OP__OP_MEMBERS_GET:
 	case PRS__OP__OP_MEMBERS_SET:
 	case PRS__OP__OP_MEMBERS_ADD:

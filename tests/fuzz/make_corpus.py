@@ -194,6 +194,11 @@ def gw_link():
                                         1700000000000, True)) +
                  f_msg(6, session_entry(2, "", 0)))),
         frames(r(1, REPLY, f_int(1, 1) + f_int(7, 3))),
+        # drop-in admin list: users with their session counts
+        frames(r(1, REPLY, f_int(1, 1) + f_msg(4, presence("42")) +
+                 f_msg(4, presence("u3")) + f_packed(10, [2, 1]))),
+        frames(r(1, REPLY, f_int(1, 1) + f_msg(4, presence("7")) +
+                 f_int(10, 1) + f_int(10, 5))),
         frames(r(1, REPLY, f_int(1, 1) + f_msg(8, history_row(2, 5)) +
                  f_msg(8, history_row(0, 4)) + f_msg(8, history_row(77, -1)))),
     ]
@@ -293,6 +298,12 @@ def reg_link():
             g(3, REQUEST, request(15, 0, 9, "admin", True,
                                   ids=["a", "b"]))),
         ready + frames(p(1, HREPLY, f_int(1, 7) + f_bytes(3, "boom"))),
+        # drop-in endpoints: the caller's audience, online with sessions
+        ready + frames(hello, sess, member_set, g(4, REQUEST, request(
+            16, 0, 12, "alice")), g(5, REQUEST, request(17, 0, 12, ""))),
+        ready + frames(hello, sess, g(3, REQUEST, request(
+            18, 0, 13, "admin", True)),
+            g(4, REQUEST, request(19, 0, 13, "bob"))),
     ]
     write("reg_link", seeds)
 
@@ -461,6 +472,23 @@ def http():
              "Authorization: Bearer %s\r\n\r\n" % tok).encode(),
         J + ("GET /v1/users/bob/history?since=9999999999999999999999 "
              "HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n" % tok).encode(),
+        # drop-in endpoints (seeds 002, 003)
+        A + b"POST /api/chat/heartbeat/?user_id=42 HTTP/1.1\r\n"
+            b"Content-Length: 17\r\n\r\n{\"timestamp\":123}"
+            b"GET /api/chat/online-users/?user_id=42 HTTP/1.1\r\n\r\n",
+        A + b"POST /api/chat/heartbeat?user_id=alice HTTP/1.1\r\n"
+            b"Content-Length: 4\r\n\r\n[1,2"
+            b"GET /api/chat/rooms/online_users HTTP/1.1\r\n\r\n",
+        J + ("GET /api/chat/rooms/online_users/ HTTP/1.1\r\nAuthorization: "
+             "Bearer %s\r\n\r\nPOST /api/chat/heartbeat/ HTTP/1.1\r\n"
+             "Authorization: Bearer %s\r\n\r\n" % (tok, tok)).encode(),
+        A + b"GET /admin/online-users HTTP/1.1\r\n\r\n"
+            b"GET /admin/online-users/ HTTP/1.1\r\n\r\n",
+        J + ("GET /admin/online-users HTTP/1.1\r\nAuthorization: Bearer "
+             "%s\r\n\r\nGET /admin/online-users/ HTTP/1.1\r\n"
+             "Authorization: Bearer %s\r\n\r\n" % (tok, adm)).encode(),
+        J + b"POST /api/chat/heartbeat/ HTTP/1.1\r\n\r\n"
+            b"DELETE /api/chat/online-users/ HTTP/1.1\r\n\r\n",
     ]
     write("http", seeds)
 

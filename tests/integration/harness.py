@@ -296,11 +296,12 @@ class Gateway:
 class System:
     """One complete presence installation in a temp dir, with its own DB.
     gateway_env: variables set for every gateway over the inherited
-    environment (Proc.env)."""
+    environment (Proc.env). gateway_args_each: {k: [args]} added to the
+    argv of gateway k (0-based) only."""
 
     def __init__(self, grace_ms=1200, gateways=1, auth="none",
                  registry_args=(), gateway_args=(), persister_args=(),
-                 gateway_env=None):
+                 gateway_env=None, gateway_args_each=None):
         self.grace_ms = grace_ms
         self.ngateways = gateways
         self.auth = auth
@@ -308,6 +309,7 @@ class System:
         self.gateway_args = list(gateway_args)
         self.persister_args = list(persister_args)
         self.gateway_env = dict(gateway_env or {})
+        self.gateway_args_each = dict(gateway_args_each or {})
         self.tmp = None
         self.db_name = None
         self.db_url = None
@@ -366,6 +368,7 @@ class System:
                 if self.auth == "jwt":
                     argv += ["--jwt-secret-file", self.jwt_secret_file]
                 argv += self.gateway_args
+                argv += list(self.gateway_args_each.get(k, ()))
                 self.gateways.append(Gateway(name, port, Proc(
                     name, argv, os.path.join(self.tmp, name + ".log"),
                     self.tmp, env=self.gateway_env)))
@@ -974,13 +977,15 @@ class SystemTestCase(unittest.TestCase):
     REGISTRY_ARGS = ()
     GATEWAY_ARGS = ()
     GATEWAY_ENV = {}  # System(gateway_env=...)
+    GATEWAY_ARGS_EACH = {}  # System(gateway_args_each=...)
 
     @classmethod
     def make_system(cls):
         return System(grace_ms=cls.GRACE_MS, gateways=cls.GATEWAYS,
                       auth=cls.AUTH, registry_args=cls.REGISTRY_ARGS,
                       gateway_args=cls.GATEWAY_ARGS,
-                      gateway_env=cls.GATEWAY_ENV)
+                      gateway_env=cls.GATEWAY_ENV,
+                      gateway_args_each=cls.GATEWAY_ARGS_EACH)
 
     @classmethod
     def setUpClass(cls):

@@ -1,7 +1,7 @@
 /*
  * Unit tests for gateway/gw_json.c: the presence object clients see
  * (PROTOCOL.md §4: nulls for no text, never-seen and no meta) and the
- * validation of id lists.
+ * validation of id lists; the ids and times of the drop-in endpoints.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,12 +87,69 @@ test_ids(void **state)
 	json_decref(v);
 }
 
+/* Drop-in endpoints: integer-looking ids are numbers, the rest strings. */
+static void
+test_id(void **state)
+{
+	static const struct {
+		const char *id, *json;
+	} cases[] = {
+		{"0", "[0]"},
+		{"7", "[7]"},
+		{"1234567890", "[1234567890]"},
+		{"9007199254740992", "[9007199254740992]"}, /* 2^53 */
+		{"9007199254740993", "[\"9007199254740993\"]"},
+		{"12345678901234567", "[\"12345678901234567\"]"},
+		{"007", "[\"007\"]"},
+		{"00", "[\"00\"]"},
+		{"-1", "[\"-1\"]"},
+		{"+1", "[\"+1\"]"},
+		{"1.5", "[\"1.5\"]"},
+		{"1e3", "[\"1e3\"]"},
+		{" 1", "[\" 1\"]"},
+		{"alice", "[\"alice\"]"},
+		{"", "[\"\"]"},
+	};
+	size_t i;
+
+	(void) state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *a = json_array();
+		char *s;
+
+		json_array_append_new(a, gw_json_id(cases[i].id));
+		s = dump(a);
+		assert_string_equal(s, cases[i].json);
+		free(s);
+	}
+}
+
+static void
+test_time(void **state)
+{
+	char buf[GW_JSON_TIME_LEN];
+	char *s;
+
+	(void) state;
+	gw_json_time_fmt(buf, INT64_C(1796205600123));
+	assert_string_equal(buf, "2026-12-02T10:00:00.123Z");
+	gw_json_time_fmt(buf, 0);
+	assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+	gw_json_time_fmt(buf, 5);
+	assert_string_equal(buf, "1970-01-01T00:00:00.005Z");
+	s = dump(json_pack("[o,o]", gw_json_time(0), gw_json_time(1)));
+	assert_string_equal(s, "[null,\"1970-01-01T00:00:00.001Z\"]");
+	free(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_presence),
 		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_id),
+		cmocka_unit_test(test_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
