@@ -17,6 +17,12 @@
  *   retry in 1 s. The persister never exits because PostgreSQL is gone.
  * - Migrations run on every (re)connect before anything else, so a
  *   database restored from an old backup is brought up to date too.
+ * - Statements (pst_stmts) run prepared: a batch costs PostgreSQL no
+ *   parse and, once it settles on a generic plan, no planning. Each is
+ *   prepared on its first use on a connection, as the first half of that
+ *   command (its parameters copied meanwhile), so "a command in flight"
+ *   means the same with or without the prepare, and a connection that
+ *   never loads state never prepares the load statements.
  */
 #include "pst_db.h"
 #include "pst_sql.h"
@@ -52,9 +58,29 @@ struct pst_db {
 	pst_db_state_cb state_cb;
 	void *arg;
 	char *last_fail; /* last failure logged, to log an outage once */
+	bool prepared[PST_STMT_N]; /* on this connection */
+	/* The command waiting for its statement's PREPARE: */
+	enum pst_stmt pend_st;
+	char **pend_params; /* copies */
+	pst_db_done_cb pend_cb;
+	void *pend_arg;
 };
 
 static void db_connect(struct pst_db *db);
+
+/* Frees the copied parameters of the command waiting for its PREPARE. */
+static void
+pend_free(struct pst_db *db)
+{
+	int i;
+
+	if (db->pend_params == NULL)
+		return;
+	for (i = 0; i < pst_stmts[db->pend_st].nparams; i++)
+		free(db->pend_params[i]);
+	free(db->pend_params);
+	db->pend_params = NULL;
+}
 
 /* force: re-arm even if unchanged (libpq may have closed the socket and
  * opened another one with the same number while it tried hosts). */
@@ -86,6 +112,8 @@ db_teardown(struct pst_db *db)
 	free(db->err);
 	db->err = NULL;
 	db->busy = db->flushing = db->fail_pending = false;
+	memset(db->prepared, 0, sizeof(db->prepared));
+	pend_free(db);
 	db->state = DB_DOWN;
 }
 
@@ -175,17 +203,13 @@ result_error(const PGresult *r)
 	return xstrdup(pst_oneline(line));
 }
 
+/* After a PQsend* call (ok: what it returned): the command is in flight,
+ * cb will get its outcome. */
 static int
-db_send(struct pst_db *db, const char *sql, int nparams,
-	const char *const *params, pst_db_done_cb cb, void *arg)
+db_sent(struct pst_db *db, int ok, pst_db_done_cb cb, void *arg)
 {
-	int ok, rc;
+	int rc;
 
-	if (nparams < 0)
-		ok = PQsendQuery(db->conn, sql);
-	else
-		ok = PQsendQueryParams(db->conn, sql, nparams, NULL, params,
-				       NULL, NULL, 0);
 	if (!ok) {
 		db->fail_pending = true;
 		ev_feed_event(db->loop, &db->io, EV_READ);
@@ -327,7 +351,7 @@ db_connected(struct pst_db *db)
 	db->state = DB_MIGRATING;
 	db_watch(db, PQsocket(db->conn), EV_READ, false);
 	script = pst_sql_migrate_script();
-	db_send(db, script, -1, NULL, db_migrated_cb, db);
+	db_sent(db, PQsendQuery(db->conn, script), db_migrated_cb, db);
 	free(script);
 }
 
@@ -463,11 +487,69 @@ pst_db_idle(const struct pst_db *db)
 	return db->state == DB_READY && !db->busy && !db->fail_pending;
 }
 
-int
-pst_db_exec(struct pst_db *db, const char *sql, int nparams,
-	    const char *const *params, pst_db_done_cb cb, void *arg)
+static int
+exec_prepared(struct pst_db *db, enum pst_stmt st, const char *const *params,
+	      pst_db_done_cb cb, void *arg)
 {
-	if (!pst_db_idle(db) || nparams < 0)
+	return db_sent(db,
+		       PQsendQueryPrepared(db->conn, pst_stmts[st].name,
+					   pst_stmts[st].nparams, params, NULL,
+					   NULL, 0),
+		       cb, arg);
+}
+
+/* The PREPARE of the waiting command is done: now the command itself,
+ * with the same callback as if it had been sent at once. */
+static void
+db_prepared_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
+	       const char *err)
+{
+	struct pst_db *db = arg;
+	pst_db_done_cb cb = db->pend_cb;
+	void *cb_arg = db->pend_arg;
+	enum pst_stmt st = db->pend_st;
+
+	db->pend_cb = NULL;
+	if (rc != PST_DB_OK) {
+		pend_free(db);
+		cb(cb_arg, rc, NULL, err);
+		return;
+	}
+	db->prepared[st] = true;
+	if (exec_prepared(db, st, (const char *const *) db->pend_params, cb,
+			  cb_arg) != 0) {
+		/* Sending failed: the pending failure (db_io_cb) reports the
+		 * loss to cb, which was promised exactly one call. */
+		db->busy = true;
+		db->cb = cb;
+		db->cb_arg = cb_arg;
+	}
+	pend_free(db);
+}
+
+int
+pst_db_exec(struct pst_db *db, enum pst_stmt st, const char *const *params,
+	    pst_db_done_cb cb, void *arg)
+{
+	const struct pst_stmt_def *d;
+	int i, rc;
+
+	if (!pst_db_idle(db) || (unsigned) st >= PST_STMT_N)
 		return -1;
-	return db_send(db, sql, nparams, params, cb, arg);
+	if (db->prepared[st])
+		return exec_prepared(db, st, params, cb, arg);
+	d = &pst_stmts[st];
+	rc = db_sent(
+		db, PQsendPrepare(db->conn, d->name, d->sql, d->nparams, NULL),
+		db_prepared_cb, db);
+	if (rc != 0)
+		return rc;
+	db->pend_st = st;
+	db->pend_cb = cb;
+	db->pend_arg = arg;
+	db->pend_params = xcalloc((size_t) d->nparams + 1, sizeof(char *));
+	for (i = 0; i < d->nparams; i++)
+		db->pend_params[i] =
+			params[i] != NULL ? xstrdup(params[i]) : NULL;
+	return 0;
 }

@@ -11,6 +11,8 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+#include "pst_sql.h"
+
 struct pst_db;
 
 /* Outcome of a command. */
@@ -42,11 +44,12 @@ void pst_db_close(struct pst_db *db);
 /* True when connected, migrated and no command is in flight. */
 bool pst_db_idle(const struct pst_db *db);
 
-/* Sends one command with text parameters (borrowed: libpq copies them
+/* Runs prepared statement st (pst_sql.h: pst_stmts) with its text
+ * parameters (pst_stmts[st].nparams of them, borrowed: libpq copies them
  * before this returns). Requires pst_db_idle. Returns 0 (cb will be
  * called exactly once), or -1 when the connection broke while sending
  * (cb is not called; the state callback reports the loss). */
-int pst_db_exec(struct pst_db *db, const char *sql, int nparams,
-		const char *const *params, pst_db_done_cb cb, void *arg);
+int pst_db_exec(struct pst_db *db, enum pst_stmt st, const char *const *params,
+		pst_db_done_cb cb, void *arg);
 
 #endif

@@ -110,6 +110,15 @@ const char PST_SQL_HISTORY[] = "SELECT status, at FROM presence_events"
 			       " WHERE user_id = $1 AND at >= $2::bigint"
 			       " ORDER BY at DESC, id DESC LIMIT $3::bigint";
 
+const struct pst_stmt_def pst_stmts[PST_STMT_N] = {
+	[PST_STMT_BATCH] = {"prs_batch", PST_SQL_BATCH, PST_BP_N},
+	[PST_STMT_LOAD_ROWS] = {"prs_load_rows", PST_SQL_LOAD_ROWS, 0},
+	[PST_STMT_LOAD_MEMBERS] = {"prs_load_members", PST_SQL_LOAD_MEMBERS,
+				   0},
+	[PST_STMT_RETENTION] = {"prs_retention", PST_SQL_RETENTION, 1},
+	[PST_STMT_HISTORY] = {"prs_history", PST_SQL_HISTORY, 3},
+};
+
 int
 pst_sql_schema_version(void)
 {

@@ -85,6 +85,25 @@ extern const char PST_SQL_LOAD_MEMBERS[]; /* no params; 2 fields */
 extern const char PST_SQL_RETENTION[];    /* $1 = cutoff ms */
 /* v1.1: $1 user, $2 since (ms), $3 limit; PST_HISTORY_NF fields */
 extern const char PST_SQL_HISTORY[];
+
+/* Every statement above, prepared by pst_db on each new connection
+ * (after the migrations) and run by index: PostgreSQL parses and plans
+ * the batch statement once per connection, not once per batch. */
+enum pst_stmt {
+	PST_STMT_BATCH,
+	PST_STMT_LOAD_ROWS,
+	PST_STMT_LOAD_MEMBERS,
+	PST_STMT_RETENTION,
+	PST_STMT_HISTORY,
+	PST_STMT_N
+};
+struct pst_stmt_def {
+	const char *name; /* prepared statement name */
+	const char *sql;
+	int nparams;
+};
+extern const struct pst_stmt_def pst_stmts[PST_STMT_N];
+
 #define PST_HISTORY_NF      2
 #define PST_HISTORY_MAX     1000 /* rows per history query */
 #define PST_LOAD_ROWS_NF    9

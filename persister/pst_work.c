@@ -460,25 +460,25 @@ work_kick(struct pst_work *w)
 		return;
 	switch (j->kind) {
 	case JOB_BATCH:
-		rc = pst_db_exec(w->db, PST_SQL_BATCH, PST_BP_N, j->bp.values,
+		rc = pst_db_exec(w->db, PST_STMT_BATCH, j->bp.values,
 				 batch_done_cb, w);
 		break;
 	case JOB_LOAD:
 		rc = pst_db_exec(w->db,
-				 j->step == 0 ? PST_SQL_LOAD_ROWS
-					      : PST_SQL_LOAD_MEMBERS,
-				 0, NULL, load_done_cb, w);
+				 j->step == 0 ? PST_STMT_LOAD_ROWS
+					      : PST_STMT_LOAD_MEMBERS,
+				 NULL, load_done_cb, w);
 		break;
 	case JOB_RETENTION:
 		snprintf(cutoff, sizeof(cutoff), "%" PRId64,
 			 prs_now_ms() - w->retention_days * 86400000);
-		rc = pst_db_exec(w->db, PST_SQL_RETENTION, 1, params,
+		rc = pst_db_exec(w->db, PST_STMT_RETENTION, params,
 				 retention_done_cb, w);
 		break;
 	case JOB_HISTORY: {
 		const char *hp[3] = {j->user, j->since, j->limit};
-		rc = pst_db_exec(w->db, PST_SQL_HISTORY, 3, hp,
-				 history_done_cb, w);
+		rc = pst_db_exec(w->db, PST_STMT_HISTORY, hp, history_done_cb,
+				 w);
 		break;
 	}
 	}

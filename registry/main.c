@@ -44,6 +44,14 @@ static const struct prs_opt opts[] = {
 	 3600000,
 	 "store last_seen of online users this often, so that after a "
 	 "crash of everything last_seen is at most this stale (0: off)"},
+	{"write_window_ms", PRS_OPT_INT, &R.cfg.write_window_ms, 0, 10000,
+	 "send the persister one write batch at most this often (a "
+	 "user's changes meanwhile are one row), sooner once 2000 rows "
+	 "wait; 0: as soon as the previous batch is acknowledged"},
+	{"history", PRS_OPT_STR, &R.cfg.history, 0, 0,
+	 "presence_events rows: all (every change of the status a "
+	 "user's own sessions see), transitions (only going online "
+	 "or offline) or off"},
 	{"debug", PRS_OPT_BOOL, &R.cfg.debug, 0, 0, "log debug lines"},
 };
 
@@ -110,6 +118,11 @@ main(int argc, char **argv)
 	    strcmp(R.cfg.audience, "all") != 0) {
 		fprintf(stderr, "presence-registry: audience must be threads "
 				"or all\n");
+		return 2;
+	}
+	if ((R.cfg.history_mode = reg_history_parse(R.cfg.history)) < 0) {
+		fprintf(stderr, "presence-registry: history must be all, "
+				"transitions or off\n");
 		return 2;
 	}
 	prs_log_set_debug(R.cfg.debug);

@@ -27,6 +27,13 @@
 #define REG_HISTORY_MAX  100000
 #define REG_AUDIENCE_MAX 10000 /* users in an OP_LIST_AUDIENCE reply */
 
+/* Which presence_events rows the registry emits (the `history` key). */
+enum reg_history {
+	REG_HISTORY_ALL = 0,     /* every change of the user's own status */
+	REG_HISTORY_TRANSITIONS, /* only to or from offline */
+	REG_HISTORY_OFF,
+};
+
 struct reg_config {
 	char *url;
 	char *persister_url;
@@ -38,6 +45,9 @@ struct reg_config {
 	int64_t gateway_timeout_ms;
 	int64_t batch_retry_ms;
 	int64_t online_refresh_ms;
+	int64_t write_window_ms; /* at most one WriteBatch this often */
+	char *history;           /* "all", "transitions" or "off" */
+	int history_mode;        /* enum reg_history, parsed from history */
 	bool debug;
 };
 
@@ -199,6 +209,8 @@ struct reg {
 	/* persistence */
 	int64_t version;
 	struct reg_user *dirty_head;
+	size_t ndirty;      /* users on the dirty list */
+	int64_t write_last; /* monotonic ms of the last new WriteBatch */
 	struct reg_memop *memops;
 	Prs__HistoryRow **history;
 	size_t nhistory, historycap;
@@ -215,6 +227,8 @@ struct reg {
 
 /* Fills cfg with the documented defaults (every key of --help). */
 void reg_config_defaults(struct reg_config *cfg);
+/* The enum reg_history of a `history` value, or -1. */
+int reg_history_parse(const char *s);
 
 /* reg_state.c: presence decisions */
 struct reg_user *reg_user_get(struct reg *r, const char *id);

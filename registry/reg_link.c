@@ -770,6 +770,7 @@ link_dirty_cb(struct reg *r, struct reg_user *u)
 	u->dirty = true;
 	u->dirty_next = r->dirty_head;
 	r->dirty_head = u;
+	r->ndirty++;
 }
 
 static void
@@ -842,11 +843,27 @@ reg_flush_writes(struct reg *r)
 	struct reg_memop *op, *tmp;
 	size_t n = 0;
 	struct reg_user *u;
-	int64_t now = prs_now_ms();
+	int64_t now = prs_now_ms(), mono;
 
 	if (r->inflight != NULL || r->pst == NULL ||
 	    (r->dirty_head == NULL && r->memops == NULL && r->nhistory == 0))
 		return;
+	/* The write window: one new batch per write_window_ms at most, so
+	 * that a user changing several times meanwhile is one row and
+	 * PostgreSQL commits once per window, not once per loop iteration.
+	 * A full batch's worth of pending rows goes at once (the
+	 * write-behind stays bounded), and so does everything when
+	 * stopping (invariant 4). Membership changes do not wait: they are
+	 * rare, an admin was told "ok", and no gateway re-announces them
+	 * after a registry crash (presence rows are soft state, see
+	 * docs/DESIGN.md "Durability"). Nobody waits for a timer of its
+	 * own: the loop wakes at least once per cron period (100 ms). */
+	mono = prs_mono_ms();
+	if (r->cfg.write_window_ms > 0 && !r->stopping && r->memops == NULL &&
+	    mono - r->write_last < r->cfg.write_window_ms &&
+	    r->ndirty < BATCH_ROWS_MAX && r->nhistory < BATCH_ROWS_MAX)
+		return;
+	r->write_last = mono;
 	b = xmalloc(sizeof(*b));
 	prs__write_batch__init(b);
 	b->batch = ++r->batch_seq;
@@ -859,6 +876,7 @@ reg_flush_writes(struct reg *r)
 		Prs__Presence view, *p = xmalloc(sizeof(*p));
 		u = r->dirty_head;
 		r->dirty_head = u->dirty_next;
+		r->ndirty--;
 		u->dirty = false;
 		reg_view(u, true, now, &view);
 		prs__presence_row__init(row);
@@ -1179,4 +1197,7 @@ reg_config_defaults(struct reg_config *cfg)
 	cfg->gateway_timeout_ms = 3000;
 	cfg->batch_retry_ms = 3000;
 	cfg->online_refresh_ms = 30000;
+	cfg->write_window_ms = 100;
+	cfg->history = "all";
+	cfg->history_mode = REG_HISTORY_ALL;
 }

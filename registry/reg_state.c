@@ -408,6 +408,34 @@ reg_view_repair(struct reg *r, struct reg_gw *gw, const char *id)
 	r->repair = false;
 }
 
+/* The `history` key: a presence_events row for a change of the status the
+ * user's own sessions see from `before` to `after`? transitions keeps the
+ * rows that begin or end a stretch online: to or from offline. */
+static bool
+history_wanted(const struct reg *r, int before, int after)
+{
+	switch (r->cfg.history_mode) {
+	case REG_HISTORY_OFF:
+		return false;
+	case REG_HISTORY_TRANSITIONS:
+		return (before == ST_OFFLINE) != (after == ST_OFFLINE);
+	default:
+		return true;
+	}
+}
+
+int
+reg_history_parse(const char *s)
+{
+	if (strcmp(s, "all") == 0)
+		return REG_HISTORY_ALL;
+	if (strcmp(s, "transitions") == 0)
+		return REG_HISTORY_TRANSITIONS;
+	if (strcmp(s, "off") == 0)
+		return REG_HISTORY_OFF;
+	return -1;
+}
+
 /* Compares u with the snapshot taken before a change and emits what
  * changed. at: when the user stopped being online, if they did (0: now).
  * While the registry holds events (right after a restart, until gateways
@@ -440,7 +468,7 @@ publish(struct reg *r, struct reg_user *u, const struct snap *b,
 	if (b->os != a.os)
 		u->since_own = now;
 	r->out->dirty_cb(r, u);
-	if (b->os != a.os)
+	if (b->os != a.os && history_wanted(r, b->os, a.os))
 		r->out->history_cb(r, u->id, a.os, now);
 	if (r->hold) {
 		hold_add(r, u, b);

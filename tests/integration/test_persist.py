@@ -241,6 +241,83 @@ class RegistryRestartTest(PersistBase):
         b.expect_no_presence(a_id, 1.0)
 
 
+class WriteWindowTest(PersistBase):
+    """A long write window (docs/DESIGN.md, "Durability"): what waits in
+    the registry's memory when it is SIGKILLed is not stored, yet a
+    restart reloads the truth, since gateways re-announce live sessions
+    with their status; SIGTERM still flushes everything; `history =
+    transitions` keeps only rows to or from offline."""
+    GATEWAYS = 1
+    RESYNC_MS = 2000
+    WINDOW_MS = 2000
+    REGISTRY_ARGS = ("--write-window-ms", str(WINDOW_MS),
+                     "--resync-window-ms", str(RESYNC_MS),
+                     "--history", "transitions")
+
+    def events(self, user):
+        return [r["status"] for r in self.sys.sql(
+            "SELECT status FROM presence_events WHERE user_id = %s"
+            " ORDER BY at, id", (user,))]
+
+    def test_registry_kill_within_window_reloads_truth(self):
+        a_id, b_id, c_id = uid("a"), uid("b"), uid("c")
+        t = uid("t")
+        self.sys.put_members(t, [a_id, b_id, c_id])
+        self.wait_db_members(t, [a_id, b_id, c_id])
+        b = self.connect(b_id)
+        a = self.connect(a_id)
+        c = self.connect(c_id)
+        b.expect_presence(a_id, "online")
+        b.expect_presence(c_id, "online")
+        self.wait_row(a_id, lambda r: r["is_online"], "online")
+        self.wait_row(c_id, lambda r: r["is_online"], "online")
+        # Changes inside one window, then SIGKILL before it ends: a's
+        # latest status and c's bye are only in the registry's memory.
+        self.assertOk(a.request("set_status", status="away", text="1"))
+        self.assertOk(a.request("set_status", status="dnd", text="2"))
+        c.bye()
+        b.expect_presence(a_id, "away")
+        b.expect_presence(a_id, "dnd")
+        b.expect_presence(c_id, "offline")
+        self.sys.kill_registry(signal.SIGKILL)
+        self.assertNotEqual(self.presence_row(a_id)["status"], "dnd",
+                            "the window did not hold the write")
+        self.assertTrue(self.presence_row(c_id)["is_online"])
+        self.sys.start_registry()
+        self.sys.wait_serving()
+        # The gateway re-announced a with its status: the new registry
+        # serves the truth and stores it; c, not re-announced, goes
+        # offline at the end of the resync window. b sees no flicker.
+        p = self.presence_of(b, [a_id])[a_id]
+        self.assertPresence(p, a_id, status="dnd", text="2", is_online=True)
+        self.wait_row(a_id, lambda r: r["status"] == "dnd" and
+                      r["text"] == "2" and r["is_online"], "dnd",
+                      timeout=WAIT + self.WINDOW_MS / 1000.0)
+        self.wait_row(c_id, lambda r: not r["is_online"], "offline",
+                      timeout=WAIT + self.RESYNC_MS / 1000.0)
+        b.expect_no_presence(a_id, 0.5)
+        b.expect_no_presence(c_id, 0.1)
+        # transitions: a's away/dnd flips left no rows.
+        self.assertEqual(self.events(a_id), ["online"])
+
+    def test_sigterm_flushes_the_window(self):
+        a_id = uid("a")
+        a = self.connect(a_id)
+        self.wait_row(a_id, lambda r: r["is_online"], "online")
+        self.assertOk(a.request("set_status", status="away", text="x"))
+        self.assertOk(a.request("set_status", status="dnd", text="y"))
+        a.bye()
+        rc = self.sys.kill_registry(signal.SIGTERM)
+        self.assertIn(rc, (0, -signal.SIGTERM))
+        # Stored before the registry exited, not after a restart.
+        row = self.presence_row(a_id)
+        self.assertFalse(row["is_online"], row)
+        self.assertEqual(row["text"], "y", row)
+        self.assertEqual(self.events(a_id), ["online", "offline"])
+        self.sys.start_registry()
+        self.sys.wait_serving()
+
+
 class PersisterDownTest(PersistBase):
 
     def test_presence_works_without_persister_and_catches_up(self):

@@ -459,6 +459,42 @@ test_one_event_per_visible_change(void **state)
 	fx_free(f);
 }
 
+/* The `history` key: all = a row per change of the own status;
+ * transitions = only to or from offline; off = none. Presence rows
+ * (dirty) are written whatever the key says. */
+static void
+test_history_modes(void **state)
+{
+	static const int modes[] = {REG_HISTORY_ALL, REG_HISTORY_TRANSITIONS,
+				    REG_HISTORY_OFF};
+	static const size_t want[] = {4, 2, 0};
+	size_t i;
+
+	assert_int_equal(reg_history_parse("all"), REG_HISTORY_ALL);
+	assert_int_equal(reg_history_parse("transitions"),
+			 REG_HISTORY_TRANSITIONS);
+	assert_int_equal(reg_history_parse("off"), REG_HISTORY_OFF);
+	assert_int_equal(reg_history_parse("some"), -1);
+	for (i = 0; i < PRS_ARRAY_LEN(modes); i++) {
+		struct fx *f = fx_new("threads", 5000);
+		uint64_t a;
+
+		f->r.cfg.history_mode = modes[i];
+		rec_clear();
+		a = fx_open(f, 0, "a");                /* offline -> online */
+		fx_status(f, 0, a, ST_AWAY, NULL);     /* online -> away */
+		fx_status(f, 0, a, ST_ONLINE, "back"); /* away -> online */
+		fx_close(f, 0, a, true);               /* online -> offline */
+		assert_int_equal(REC.nhist, want[i]);
+		if (modes[i] == REG_HISTORY_TRANSITIONS) {
+			assert_int_equal(REC.hist[0].status, ST_ONLINE);
+			assert_int_equal(REC.hist[1].status, ST_OFFLINE);
+		}
+		assert_true(REC.ndirty >= 4);
+		fx_free(f);
+	}
+}
+
 static void
 test_grace(void **state)
 {
@@ -1595,6 +1631,7 @@ main(void)
 		cmocka_unit_test(test_reannounce_repairs_losses),
 		cmocka_unit_test(test_audience_grouped_per_gateway),
 		cmocka_unit_test(test_watch_belongs_to_user),
+		cmocka_unit_test(test_history_modes),
 		cmocka_unit_test(test_audience_all),
 		cmocka_unit_test(test_hold_release),
 		cmocka_unit_test(test_hold_origin_hears_the_end),
