@@ -613,15 +613,20 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 		reg_session_close(r, s, false);
 	}
 	u = reg_user_get(r, info->user_id);
-	chosen_at = info->status_at > 0 ? info->status_at : prs_now_ms();
+	/* When the status this session brings was chosen: a sender that
+	 * does not stamp a choice means now; a session that brings no choice
+	 * (status_set false: the default online of a hello without status)
+	 * holds none, so any real choice re-announced after it still wins. */
+	chosen_at = info->status_at > 0 ? info->status_at
+		    : info->status_set  ? prs_now_ms()
+					: 0;
 	snap_take(u, &b);
 	was_live = user_live(u);
 	grace_stop(r, u);
 	/* A hello's status_set means the client chose a status; in a resync
 	 * it means the session holds the user's latest known status (the
 	 * gateway follows it across devices), newer than what was loaded. */
-	/* ... unless another session holds a newer choice (status_at; a
-	 * sender that does not stamp it means now). */
+	/* ... unless another session holds a newer choice (status_at). */
 	if (!was_live || (info->status_set && chosen_at >= u->status_at)) {
 		int st = info->status;
 		u->status =

@@ -640,6 +640,38 @@ test_reannounce_repairs_losses(void **state)
 	fx_free(f);
 }
 
+/* After a registry restart the user's sessions are re-announced one by
+ * one. A session that never chose a status (its hello had none) and comes
+ * first must not outrank the status another session chose earlier: the
+ * fault run found a user shown "online" without the text it had chosen. */
+static void
+test_reannounce_choice_beats_no_choice(void **state)
+{
+	struct fx *f = fx_new("threads", 5000);
+	Prs__SessionInfo plain = PRS__SESSION_INFO__INIT;
+	Prs__SessionInfo chose = PRS__SESSION_INFO__INIT;
+	struct reg_user *a;
+
+	(void) pair(f);
+	plain.sid = 900;
+	plain.user_id = "a";
+	plain.status = PRS__STATUS__ST_ONLINE;
+	reg_session_open(&f->r, f->gw[1], &plain, true);
+	chose.sid = 901;
+	chose.user_id = "a";
+	chose.status_set = true;
+	chose.status = PRS__STATUS__ST_ONLINE;
+	chose.has_text = true;
+	chose.text = "here";
+	chose.status_at = 1000; /* long ago, but a choice */
+	reg_session_open(&f->r, f->gw[0], &chose, true);
+	a = reg_user_find(&f->r, "a", 1);
+	assert_non_null(a->text);
+	assert_string_equal(a->text, "here");
+	assert_int_equal(a->status_at, 1000);
+	fx_free(f);
+}
+
 static void
 test_invisible(void **state)
 {
@@ -1629,6 +1661,7 @@ main(void)
 		cmocka_unit_test(test_multi_device),
 		cmocka_unit_test(test_invisible),
 		cmocka_unit_test(test_reannounce_repairs_losses),
+		cmocka_unit_test(test_reannounce_choice_beats_no_choice),
 		cmocka_unit_test(test_audience_grouped_per_gateway),
 		cmocka_unit_test(test_watch_belongs_to_user),
 		cmocka_unit_test(test_history_modes),
