@@ -168,12 +168,11 @@ on_reply(struct gw_server *srv, const Prs__Reply *rep)
 	struct gw_pending *p;
 	uint64_t req = rep->req;
 
-	size_t i;
-
-	for (i = 0; i < rep->n_users; i++)
-		if (rep->users[i] != NULL)
-			gw_view_note(srv, rep->users[i], rep->held);
 	HASH_FIND(hh, r->pending, &req, sizeof(req), p);
+	/* What a client session was shown, for gw_view.c */
+	gw_view_note_reply(srv, rep,
+			   p != NULL && p->conn != NULL &&
+				   p->conn->sess != NULL);
 	if (p == NULL) {
 		prs_debug("reply to unknown request %llu",
 			  (unsigned long long) req);

@@ -76,20 +76,43 @@ view_get(struct gw_server *srv, const char *id, bool *created)
 	return v;
 }
 
-void
-gw_view_note(struct gw_server *srv, const Prs__Presence *p, bool held)
-{
-	bool created;
-	struct gw_view *v;
+static void check_send(struct gw_server *srv, char **ids, size_t n);
 
-	/* invisible: an own view (the caller asked about itself), which is
-	 * not what others were shown */
-	if (p->user_id == NULL || p->user_id[0] == '\0' ||
-	    p->status == PRS__STATUS__ST_INVISIBLE)
-		return;
-	v = view_get(srv, p->user_id, &created);
-	if (created && !held)
-		v->pub = digest(p);
+void
+gw_view_note_reply(struct gw_server *srv, const Prs__Reply *rep,
+		   bool to_session)
+{
+	char *ids[CHECK_IDS];
+	size_t i, n = 0;
+
+	for (i = 0; i < rep->n_users; i++) {
+		const Prs__Presence *p = rep->users[i];
+		struct gw_view *v;
+		uint64_t d;
+		bool created;
+		/* invisible: an own view (the caller asked about itself),
+		 * which is not what others were shown */
+		if (p == NULL || p->user_id == NULL || p->user_id[0] == '\0' ||
+		    p->status == PRS__STATUS__ST_INVISIBLE)
+			continue;
+		v = view_get(srv, p->user_id, &created);
+		d = digest(p);
+		if (!rep->held) {
+			if (created)
+				v->pub = d;
+			continue;
+		}
+		if (!to_session || v->pub == d)
+			continue;
+		v->pub = 0; /* unknown: the check's answer is delivered */
+		ids[n++] = v->id;
+		if (n == CHECK_IDS) {
+			check_send(srv, ids, n);
+			n = 0;
+		}
+	}
+	if (n > 0)
+		check_send(srv, ids, n);
 }
 
 bool

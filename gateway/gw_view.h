@@ -19,11 +19,16 @@
  * Returns false when the recorded view was already the same (nothing to
  * deliver), true otherwise. */
 bool gw_view_update(struct gw_server *srv, const Prs__Presence *p, bool own);
-/* A reply showed p: recorded as what the gateway's clients saw of that
- * user only if nothing was recorded yet (no event about the user was ever
- * delivered here, so the audience on this gateway knows the user from
- * replies alone), and only as "unknown" when the reply was held. */
-void gw_view_note(struct gw_server *srv, const Prs__Presence *p, bool held);
+/* A reply showed these users (to a client session if to_session). Each is
+ * recorded as what the gateway's clients saw of that user only if nothing
+ * was recorded yet (no event about the user was ever delivered here, so
+ * the audience on this gateway knows the user from replies alone). A
+ * reply answered during the registry's hold may show a session a state
+ * its audience is never told (a change undone before the hold ends): a
+ * user it shows differently from the record is marked unknown and checked
+ * again (ViewCheck), so the answer after the hold reaches every session. */
+void gw_view_note_reply(struct gw_server *srv, const Prs__Reply *rep,
+			bool to_session);
 /* Sends the registry a ViewCheck (in chunks) of every recorded user. */
 void gw_view_check_send(struct gw_server *srv);
 /* Recorded users (for /metrics). */
