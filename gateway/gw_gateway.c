@@ -13,6 +13,7 @@
 
 #include "gw_fe_api.h"
 #include "gw_fe_compat.h"
+#include "gw_fe_sio.h"
 #include "gw_http1.h"
 #include "gw_reg.h"
 #include "gw_router.h"
@@ -33,6 +34,7 @@ gateway_tick(struct gw_server *srv, int64_t now)
 	gw_reg_tick(srv, now);
 	gw_session_await_sweep(srv, now, false);
 	gw_session_token_expire(srv, prs_now_ms());
+	gw_sio_tick(srv, now);
 }
 
 static void
@@ -45,12 +47,14 @@ static void
 gateway_stop(struct gw_server *srv)
 {
 	gw_api_sessions_end_all(srv);
+	gw_sio_stop(srv);
 }
 
 static void
 gateway_fini(struct gw_server *srv)
 {
 	gw_api_sessions_end_all(srv);
+	gw_sio_fini(srv);
 	gw_view_free(srv);
 	free(srv->await);
 	srv->await = NULL;
@@ -62,6 +66,8 @@ gateway_conn_free(struct gw_conn *c)
 {
 	if (c->npending > 0)
 		gw_reg_detach(c->srv, c);
+	if (c->fe != NULL && c->fe->conn_free != NULL)
+		c->fe->conn_free(c);
 }
 
 static const struct gw_server_hooks gateway_hooks = {

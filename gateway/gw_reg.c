@@ -108,6 +108,8 @@ pending_finish(struct gw_reg *reg, struct gw_pending *p, const Prs__Reply *r)
 		p->conn->npending--;
 		if (p->conn->state != GW_CONN_DEAD)
 			p->cb(p->conn, p, r);
+	} else if (p->keyed) {
+		p->cb(NULL, p, r);
 	}
 	json_decref(p->id);
 	free(p);
@@ -120,9 +122,10 @@ pending_fail_all(struct gw_reg *r)
 		pending_finish(r, r->phead, NULL);
 }
 
-struct gw_pending *
-gw_reg_request(struct gw_server *srv, Prs__Request *rq, struct gw_conn *c,
-	       gw_reply_cb cb)
+/* Records and sends rq for c (NULL: a keyed caller). */
+static struct gw_pending *
+pending_send(struct gw_server *srv, Prs__Request *rq, struct gw_conn *c,
+	     gw_reply_cb cb)
 {
 	struct gw_reg *r = srv->reg;
 	struct gw_pending *p = xcalloc(1, sizeof(*p));
@@ -140,11 +143,32 @@ gw_reg_request(struct gw_server *srv, Prs__Request *rq, struct gw_conn *c,
 	else
 		r->phead = p;
 	r->ptail = p;
-	c->npending++;
+	if (c != NULL)
+		c->npending++;
 	rq->req = p->req;
 	env.body_case = PRS__ENVELOPE__BODY_REQUEST;
 	env.request = rq;
 	gw_reg_send(srv, &env);
+	return p;
+}
+
+struct gw_pending *
+gw_reg_request(struct gw_server *srv, Prs__Request *rq, struct gw_conn *c,
+	       gw_reply_cb cb)
+{
+	PRS_ASSERT(c != NULL);
+	return pending_send(srv, rq, c, cb);
+}
+
+struct gw_pending *
+gw_reg_request_key(struct gw_server *srv, Prs__Request *rq, uint64_t key,
+		   gw_reply_cb cb)
+{
+	struct gw_pending *p = pending_send(srv, rq, NULL, cb);
+
+	p->key = key;
+	p->srv = srv;
+	p->keyed = true;
 	return p;
 }
 
@@ -171,8 +195,8 @@ on_reply(struct gw_server *srv, const Prs__Reply *rep)
 	HASH_FIND(hh, r->pending, &req, sizeof(req), p);
 	/* What a client session was shown, for gw_view.c */
 	gw_view_note_reply(srv, rep,
-			   p != NULL && p->conn != NULL &&
-				   p->conn->sess != NULL);
+			   p != NULL && (p->keyed || (p->conn != NULL &&
+						      p->conn->sess != NULL)));
 	if (p == NULL) {
 		prs_debug("reply to unknown request %llu",
 			  (unsigned long long) req);

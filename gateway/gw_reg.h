@@ -30,6 +30,10 @@ struct gw_pending {
 	int op;     /* Prs__Op */
 	int route;  /* the caller's own tag */
 	json_t *id; /* WebSocket: the client's "id" (a reference), or NULL */
+	/* gw_reg_request_key: the caller's own key, and the server */
+	uint64_t key;
+	struct gw_server *srv;
+	bool keyed;
 };
 
 /* Opens the inbox and the peer and starts the Hello timer. Returns 0 or
@@ -52,6 +56,11 @@ void gw_reg_send(struct gw_server *srv, Prs__Envelope *env);
  * with cb; returns it so the caller can set route and id. */
 struct gw_pending *gw_reg_request(struct gw_server *srv, Prs__Request *rq,
 				  struct gw_conn *c, gw_reply_cb cb);
+/* As gw_reg_request for a caller that is no connection (a Socket.IO
+ * session, whose requests arrive on whatever connection): cb gets c NULL
+ * and finds its caller by p->key (it may be gone). */
+struct gw_pending *gw_reg_request_key(struct gw_server *srv, Prs__Request *rq,
+				      uint64_t key, gw_reply_cb cb);
 /* Forgets c in every pending entry (c is being freed). */
 void gw_reg_detach(struct gw_server *srv, struct gw_conn *c);
 /* Cron: expires requests, reports readiness changes. */

@@ -590,4 +590,8 @@ gw_config_defaults(struct gw_config *cfg)
 	cfg->max_headers = 64;
 	cfg->allowed_origins = "";
 	cfg->compat_events = "";
+	cfg->socketio_path = "/socket.io/";
+	cfg->socketio_all = true;
+	cfg->socketio_ping_interval_ms = 25000;
+	cfg->socketio_ping_timeout_ms = 20000;
 }

@@ -49,6 +49,12 @@ struct gw_config {
 	int64_t max_headers;         /* header lines per request (431) */
 	char *allowed_origins;       /* comma-separated; "" = any Origin */
 	char *compat_events; /* "" (v1) or "seed004": /ws/presence/{id} */
+	/* Socket.IO drop-in (gw_fe_sio.c) */
+	char *socketio_path;     /* "/socket.io/" */
+	bool socketio_all;       /* socketio_audience = all (else threads) */
+	bool socketio_all_users; /* jwt: all without the admin claim */
+	int64_t socketio_ping_interval_ms;
+	int64_t socketio_ping_timeout_ms;
 };
 
 enum gw_conn_state {
@@ -123,6 +129,8 @@ struct gw_conn {
 	struct gw_conn *hprev, *hnext; /* srv hello FIFO (awaiting hello) */
 	struct gw_conn *flush_next;    /* srv->flushq */
 	struct gw_conn *free_next;     /* srv->freeq */
+	/* the state of c's frontend (c->fe), when it keeps some */
+	void *fe_data;
 };
 
 /* A session: one hello'd WebSocket, or one HTTP heartbeat session (conn
@@ -152,11 +160,14 @@ struct gw_session {
 	int64_t token_exp; /* wall ms: the session ends then (auth jwt, the
 			      exp of its latest token); 0 = never */
 	bool idle;         /* the client reported its device idle */
+	/* the state of s's frontend, when it keeps some */
+	void *fe_data;
 };
 
 struct gw_fe;
 struct gw_reg;
 struct gw_view;
+struct gw_sio;
 
 #define GW_FE_KINDS_MAX 8 /* frontend kinds (gw_fe.h) */
 
@@ -209,6 +220,7 @@ struct gw_server {
 	 * by gw_gateway.c, NULL: v1) */
 	const struct gw_fe *user_ws_fe;
 	struct gw_view *views; /* what clients were shown, per user */
+	struct gw_sio *sio;    /* Socket.IO sessions (gw_fe_sio.c) */
 	struct gw_buf scratch; /* reused for JSON and frames */
 	struct gw_buf frames[GW_FE_KINDS_MAX]; /* one event, per kind */
 	bool stopping;

@@ -45,10 +45,32 @@ name_valid(const char *s)
 	return true;
 }
 
+/* An absolute path of at most a few plain segments (no query, no
+ * escapes), other than the root. */
+static bool
+sio_path_valid(const char *s)
+{
+	size_t i, n = strlen(s), segs = 0;
+
+	if (n < 2 || n > 128 || s[0] != '/')
+		return false;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+		if (ch == '/')
+			segs++;
+		else if (!((ch >= 'a' && ch <= 'z') ||
+			   (ch >= 'A' && ch <= 'Z') ||
+			   (ch >= '0' && ch <= '9') || ch == '-' ||
+			   ch == '_' || ch == '.'))
+			return false;
+	}
+	return segs <= 4;
+}
+
 int
 main(int argc, char **argv)
 {
-	char *auth_mode = "jwt", *secret_file = "";
+	char *auth_mode = "jwt", *secret_file = "", *sio_audience = "all";
 	bool debug = false;
 	struct ev_loop *loop;
 	ev_signal sigterm, sigint;
@@ -113,13 +135,32 @@ main(int argc, char **argv)
 		{"max_headers", PRS_OPT_INT, &cfg.max_headers, 8, 10000,
 		 "most header lines in one HTTP request (over: 431)"},
 		{"allowed_origins", PRS_OPT_STR, &cfg.allowed_origins, 0, 0,
-		 "comma-separated Origins a browser may upgrade from, "
-		 "e.g. https://app.example.com (empty: any; over: 403)"},
+		 "comma-separated Origins browser pages may use the "
+		 "gateway from, e.g. https://app.example.com: WebSocket "
+		 "upgrades (others: 403) and drop-in CORS (others get no "
+		 "CORS headers); empty: any"},
 		{"http_session_ttl_ms", PRS_OPT_INT, &cfg.http_session_ttl_ms,
 		 1000, 86400000, "lifetime of an HTTP heartbeat session"},
 		{"compat_events", PRS_OPT_STR, &cfg.compat_events, 0, 0,
 		 "event form of /ws/presence/{id} sessions: empty (v1 "
 		 "presence objects) or seed004 (user_status_changed)"},
+		{"socketio_path", PRS_OPT_STR, &cfg.socketio_path, 0, 0,
+		 "path of the Socket.IO v4 drop-in (Engine.IO 4)"},
+		{"socketio_audience", PRS_OPT_STR, &sio_audience, 0, 0,
+		 "whose changes Socket.IO clients receive: all (every "
+		 "user, as seed 001 broadcasts) or threads (the v1 "
+		 "audience)"},
+		{"socketio_audience_all_users", PRS_OPT_BOOL,
+		 &cfg.socketio_all_users, 0, 0,
+		 "auth_mode jwt: audience all for every Socket.IO user, "
+		 "not only tokens with the admin claim"},
+		{"socketio_ping_interval_ms", PRS_OPT_INT,
+		 &cfg.socketio_ping_interval_ms, 100, 3600000,
+		 "Engine.IO pingInterval: the server pings this often"},
+		{"socketio_ping_timeout_ms", PRS_OPT_INT,
+		 &cfg.socketio_ping_timeout_ms, 100, 3600000,
+		 "Engine.IO pingTimeout: no pong this long after a ping "
+		 "ends the session (unclean)"},
 		{"debug", PRS_OPT_BOOL, &debug, 0, 0, "log debug messages"},
 	};
 
@@ -141,6 +182,18 @@ main(int argc, char **argv)
 	    strcmp(cfg.compat_events, "seed004") != 0) {
 		fprintf(stderr, "presence-gateway: compat_events: empty or "
 				"seed004\n");
+		return 2;
+	}
+	if (strcmp(sio_audience, "all") != 0 &&
+	    strcmp(sio_audience, "threads") != 0) {
+		fprintf(stderr, "presence-gateway: socketio_audience: all or "
+				"threads\n");
+		return 2;
+	}
+	cfg.socketio_all = strcmp(sio_audience, "all") == 0;
+	if (!sio_path_valid(cfg.socketio_path)) {
+		fprintf(stderr, "presence-gateway: socketio_path: an absolute "
+				"path such as /socket.io/\n");
 		return 2;
 	}
 	if (strcmp(auth_mode, "none") == 0) {

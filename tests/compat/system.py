@@ -2,7 +2,7 @@
 """Runs a command against one complete, throwaway presence system.
 
     system.py [--gateways N] [--auth none|jwt] [--gateway-arg ARG]...
-              [--grace-ms MS] -- COMMAND...
+              [--registry-arg ARG]... [--grace-ms MS] -- COMMAND...
 
 Starts PostgreSQL-backed daemons exactly as the integration tests do
 (tests/integration/harness.py: PRS_*_BIN and PRS_PG_DIR must be set),
@@ -34,13 +34,15 @@ def main():
     ap.add_argument("--auth", choices=("none", "jwt"), default="none")
     ap.add_argument("--grace-ms", type=int, default=1200)
     ap.add_argument("--gateway-arg", action="append", default=[])
+    ap.add_argument("--registry-arg", action="append", default=[])
     ap.add_argument("command", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
     if not cmd:
         ap.error("no command after --")
     s = System(grace_ms=a.grace_ms, gateways=a.gateways, auth=a.auth,
-               gateway_args=a.gateway_arg).start()
+               gateway_args=a.gateway_arg,
+               registry_args=a.registry_arg).start()
     rc = 1
     try:
         env = dict(os.environ)
