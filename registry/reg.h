@@ -130,6 +130,8 @@ struct reg_session {
 	bool idle;         /* v1.1: the client reported its device idle */
 	int64_t since;     /* v1.1: ms since epoch when the session began */
 	char *device;      /* v1.1: as the hello named it, NULL = none */
+	bool all; /* receives every user's changes (r->all_sessions) */
+	struct reg_session *aprev, *anext;
 };
 
 struct reg_gw {
@@ -205,6 +207,9 @@ struct reg {
 	 * clients already see). */
 	struct reg_gw *only_gw;
 	bool repair;
+	/* Sessions that receive every user's changes (all_users). */
+	struct reg_session *all_sessions;
+	size_t nall;
 
 	/* persistence */
 	int64_t version;
@@ -243,6 +248,8 @@ void reg_status_set(struct reg *r, struct reg_session *s, int status,
 		    const char *text, int64_t at);
 int reg_watch_add(struct reg *r, struct reg_session *s, struct reg_user *u);
 void reg_watch_del(struct reg *r, struct reg_session *s, struct reg_user *u);
+/* s receives every user's changes (on), or no longer; idempotent. */
+void reg_watch_all(struct reg *r, struct reg_session *s, bool on);
 void reg_member_add(struct reg *r, const char *thread, const char *user,
 		    bool persist);
 void reg_member_del(struct reg *r, struct reg_thread *t, struct reg_user *u,

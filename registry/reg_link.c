@@ -364,6 +364,24 @@ audience_list(struct reg *r, struct reg_user *caller, const char *id,
 	}
 }
 
+/* Everyone online, the caller first (when it has sessions); at most
+ * REG_AUDIENCE_MAX users. */
+static void
+everyone_list(struct reg *r, struct reg_user *caller, const char *id,
+	      struct reply_buf *b, int64_t now)
+{
+	struct reg_user *u, *ut;
+
+	if (caller != NULL && caller->nsessions > 0)
+		reply_user(r, b, caller->id, id, now);
+	HASH_ITER (hh, r->users, u, ut) {
+		if (b->rep.n_users >= REG_AUDIENCE_MAX)
+			break;
+		if (u != caller && reg_user_online(u))
+			reply_user(r, b, u->id, id, now);
+	}
+}
+
 static const char *
 req_list_online(struct reg *r, Prs__Request *q, struct reg_session *s,
 		struct reply_buf *b, int64_t now)
@@ -396,7 +414,10 @@ req_list_online(struct reg *r, Prs__Request *q, struct reg_session *s,
 		}
 		return NULL;
 	}
-	audience_list(r, caller, q->user_id, b, now, SIZE_MAX);
+	if (s->all) /* an all-users session */
+		everyone_list(r, caller, q->user_id, b, now);
+	else
+		audience_list(r, caller, q->user_id, b, now, SIZE_MAX);
 	return NULL;
 }
 
@@ -410,22 +431,13 @@ req_list_audience(struct reg *r, Prs__Request *q, struct reply_buf *b,
 {
 	struct reg_user *caller =
 		reg_user_find(r, q->user_id, strlen(q->user_id));
-	struct reg_user *u, *ut;
 
 	if (!prs_id_valid(q->user_id, strlen(q->user_id)))
 		return "bad_request";
-	if (strcmp(r->cfg.audience, "all") != 0) {
+	if (strcmp(r->cfg.audience, "all") != 0)
 		audience_list(r, caller, q->user_id, b, now, REG_AUDIENCE_MAX);
-		return NULL;
-	}
-	if (caller != NULL && caller->nsessions > 0)
-		reply_user(r, b, caller->id, q->user_id, now);
-	HASH_ITER (hh, r->users, u, ut) {
-		if (b->rep.n_users >= REG_AUDIENCE_MAX)
-			break;
-		if (u != caller && reg_user_online(u))
-			reply_user(r, b, u->id, q->user_id, now);
-	}
+	else
+		everyone_list(r, caller, q->user_id, b, now);
 	return NULL;
 }
 
@@ -537,6 +549,14 @@ on_request(struct reg *r, struct reg_gw *gw, Prs__Request *q)
 			}
 			reply_user(r, &b, q->user_ids[i], q->user_id, now);
 		}
+		break;
+	case PRS__OP__OP_WATCH_ALL:
+	case PRS__OP__OP_UNWATCH_ALL:
+		if (s == NULL) {
+			err = "bad_request";
+			break;
+		}
+		reg_watch_all(r, s, q->op == PRS__OP__OP_WATCH_ALL);
 		break;
 	case PRS__OP__OP_LIST_ONLINE:
 		if (q->thread_id[0] != '\0' &&

@@ -255,8 +255,11 @@ emit_others(struct reg *r, struct reg_user *u, int64_t now)
 				target_add(s, mark);
 		}
 	} else {
+		struct reg_session *s;
 		targets_comembers(u, mark);
 		targets_watchers(u, mark);
+		DL_FOREACH2 (r->all_sessions, s, anext)
+			target_add(s, mark);
 	}
 	send_targets(r, &p, false, NULL, NULL, false);
 }
@@ -597,6 +600,7 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 			int st = info->status;
 			s->stale = false; /* re-announced */
 			session_watches_sync(r, s, info);
+			reg_watch_all(r, s, info->all_users);
 			/* A status chosen after the one we hold: its SetStatus
 			 * was lost on the way. */
 			if (info->status_set &&
@@ -664,6 +668,7 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	u->nsessions++;
 	PRS_ASSERT(!u->in_grace);
 	session_watches_sync(r, s, info);
+	reg_watch_all(r, s, info->all_users);
 
 	publish(r, u, &b, s, 0);
 	if (set_text)
@@ -687,6 +692,7 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 		DL_DELETE2(w->u->watchers, w, uprev, unext);
 		free(w);
 	}
+	reg_watch_all(r, s, false);
 	HASH_DEL(s->gw->sessions, s);
 	DL_DELETE2(u->sessions, s, uprev, unext);
 	u->nsessions--;
@@ -780,6 +786,22 @@ reg_watch_add(struct reg *r, struct reg_session *s, struct reg_user *u)
 	HASH_ADD(hh, s->watches, u, sizeof(w->u), w);
 	DL_APPEND2(u->watchers, w, uprev, unext);
 	return 0;
+}
+
+void
+reg_watch_all(struct reg *r, struct reg_session *s, bool on)
+{
+	if (s->all == on)
+		return;
+	s->all = on;
+	if (on) {
+		DL_APPEND2(r->all_sessions, s, aprev, anext);
+		r->nall++;
+	} else {
+		DL_DELETE2(r->all_sessions, s, aprev, anext);
+		PRS_ASSERT(r->nall > 0);
+		r->nall--;
+	}
 }
 
 void
@@ -1055,6 +1077,7 @@ reg_state_free(struct reg *r)
 				HASH_DEL(s->watches, w);
 				free(w);
 			}
+			reg_watch_all(r, s, false);
 			HASH_DEL(gw->sessions, s);
 			free(s->device);
 			free(s);

@@ -293,6 +293,7 @@ struct hello {
 	const char *meta;
 	const char **watches;
 	size_t nwatches;
+	bool all; /* an all-users subscription */
 };
 
 /* Opens a session of user on gateway g (a hello); returns its sid. */
@@ -317,6 +318,7 @@ fx_open_h(struct fx *f, int g, const char *user, const struct hello *h)
 	if (h != NULL) {
 		info.watches = (char **) h->watches;
 		info.n_watches = h->nwatches;
+		info.all_users = h->all;
 	}
 	reg_session_open(&f->r, f->gw[g], &info, false);
 	assert_non_null(reg_session_find(f->gw[g], sid));
@@ -822,6 +824,66 @@ test_watch_belongs_to_user(void **state)
 	fx_status(f, 2, a, ST_DND, NULL);
 	assert_int_equal(rec_count(f->gw[1], c2, "a"), 0);
 	assert_int_equal(rec_count(f->gw[0], b, "a"), 1);
+	fx_free(f);
+}
+
+/* An all-users session (Socket.IO `all`, SignalR JoinAllUsersTracking)
+ * hears every user under audience "threads", once, as long as its flag
+ * is on; a re-announce sets the flag to what the gateway holds. */
+static void
+test_all_users_subscription(void **state)
+{
+	struct fx *f = fx_new("threads", 5000);
+	struct hello all = {.all = true};
+	uint64_t adm, adm2, x, y, w;
+	const char *wx[] = {"x"};
+	struct hello watch_x = {.watches = wx, .nwatches = 1, .all = true};
+	Prs__SessionInfo info = PRS__SESSION_INFO__INIT;
+
+	adm = fx_open_h(f, 0, "admin", &all);
+	w = fx_open_h(f, 1, "w", &watch_x); /* watches x, and all users */
+	rec_clear();
+	x = fx_open(f, 2, "x");
+	assert_int_equal(rec_count(f->gw[0], adm, "x"), 1);
+	assert_int_equal(rec_count(f->gw[1], w, "x"), 1); /* once, not twice */
+	/* the admin's other session without the flag hears nothing: the
+	 * subscription belongs to the session, not the user */
+	adm2 = fx_open(f, 2, "admin");
+	rec_clear();
+	fx_status(f, 2, x, ST_DND, "busy");
+	assert_int_equal(rec_count(f->gw[0], adm, "x"), 1);
+	assert_int_equal(rec_count(f->gw[2], adm2, "x"), 0);
+	assert_int_equal(rec_last(f->gw[0], adm, "x")->status, ST_DND);
+
+	/* Invisible is offline to an all-users session too. */
+	rec_clear();
+	fx_status(f, 2, x, ST_INVISIBLE, NULL);
+	assert_int_equal(rec_last(f->gw[0], adm, "x")->status, ST_OFFLINE);
+
+	/* Unsubscribed: nothing more. */
+	reg_watch_all(&f->r, fx_sess(f, 0, adm), false);
+	reg_watch_all(&f->r, fx_sess(f, 0, adm), false); /* idempotent */
+	assert_int_equal(f->r.nall, 1);
+	rec_clear();
+	y = fx_open(f, 2, "y");
+	assert_int_equal(rec_count(f->gw[0], adm, "y"), 0);
+	assert_int_equal(rec_count(f->gw[1], w, "y"), 1);
+
+	/* A re-announce carrying the flag repairs a lost OP_WATCH_ALL. */
+	info.sid = adm;
+	info.user_id = "admin";
+	info.all_users = true;
+	reg_session_open(&f->r, f->gw[0], &info, true);
+	assert_true(fx_sess(f, 0, adm)->all);
+	rec_clear();
+	fx_status(f, 2, y, ST_AWAY, NULL);
+	assert_int_equal(rec_count(f->gw[0], adm, "y"), 1);
+
+	/* A closed session leaves the list. */
+	fx_close(f, 1, w, true);
+	fx_close(f, 0, adm, true);
+	assert_int_equal(f->r.nall, 0);
+	assert_null(f->r.all_sessions);
 	fx_free(f);
 }
 
@@ -1666,6 +1728,7 @@ main(void)
 		cmocka_unit_test(test_watch_belongs_to_user),
 		cmocka_unit_test(test_history_modes),
 		cmocka_unit_test(test_audience_all),
+		cmocka_unit_test(test_all_users_subscription),
 		cmocka_unit_test(test_hold_release),
 		cmocka_unit_test(test_hold_origin_hears_the_end),
 		cmocka_unit_test(test_model_threads),
