@@ -323,4 +323,25 @@ void reg_gw_vcheck_free(struct reg_gw *gw);
 void reg_cron(struct reg *r);
 void reg_flush_writes(struct reg *r);
 
+/* The state is loaded: tells systemd, asks every gateway to re-announce. */
+void reg_link_serving(struct reg *r);
+
+/* reg_query.c: answers a gateway's Request (checked first). */
+void reg_on_request(struct reg *r, struct reg_gw *gw, Prs__Request *q);
+/* reg_pst.c: the persister link. Asks for the state load (load_id); the
+ * registry's reg_out callbacks for writes; handles what the persister
+ * sends (load chunks, acks). */
+void reg_pst_load(struct reg *r);
+void reg_pst_dirty_cb(struct reg *r, struct reg_user *u);
+void reg_pst_history_cb(struct reg *r, const char *user, int status,
+			int64_t at);
+void reg_pst_memop_cb(struct reg *r, const char *thread, const char *user,
+		      bool add);
+void reg_on_persister(struct reg *r, Prs__Envelope *env);
+/* Cron: repeats an unanswered load or an unacknowledged batch to a live
+ * persister. */
+void reg_pst_cron(struct reg *r, int64_t now);
+/* Frees what waits to be written (at stop). */
+void reg_pst_free(struct reg *r);
+
 #endif
