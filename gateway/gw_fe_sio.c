@@ -525,10 +525,11 @@ sio_list_reply_cb(struct gw_conn *c, struct gw_pending *p, const Prs__Reply *r)
 	sio_flush(e);
 }
 
-/* Asks the registry for the online users e may see, for getOnlineUsers.
- * Audience all: everyone online (the registry's admin list, which the
- * audience allows). Else the v1 audience: the session's own list, or
- * before userOnline what a session of the token's user would list. */
+/* Asks the registry for the online users e may see, for getOnlineUsers:
+ * what its presence session lists (everyone online for an all-users
+ * session, else its v1 audience); before userOnline, everyone online
+ * (audience all: the admin form, which that audience allows) or what a
+ * session of the token's user would list. */
 static void
 sio_list_ask(struct sio *e, int64_t id)
 {
@@ -541,12 +542,12 @@ sio_list_ask(struct sio *e, int64_t id)
 	}
 	rq.thread_id = "";
 	rq.user_id = e->sess ? e->sess->user_id : e->user ? e->user : "";
-	if (e->all) {
-		rq.op = PRS__OP__OP_LIST_ONLINE;
-		rq.admin = true;
-	} else if (e->sess != NULL) {
+	rq.admin = e->all;
+	if (e->sess != NULL) {
 		rq.op = PRS__OP__OP_LIST_ONLINE;
 		rq.sid = e->sess->sid;
+	} else if (e->all) {
+		rq.op = PRS__OP__OP_LIST_ONLINE;
 	} else if (e->user != NULL) {
 		rq.op = PRS__OP__OP_LIST_AUDIENCE;
 	} else {
@@ -629,6 +630,7 @@ sio_sess_begin(struct sio *e, const char *user, char *meta, int64_t id)
 
 	s = gw_session_new(srv, user, &gw_fe_sio);
 	s->fe_data = e;
+	s->watch_all = e->all; /* the registry registers it so */
 	s->device = xstrdup("socket.io");
 	s->meta = meta;
 	s->token_exp = srv->cfg->auth_none ? 0 : e->exp;
