@@ -132,6 +132,9 @@ struct reg_session {
 	char *device;      /* v1.1: as the hello named it, NULL = none */
 	bool all; /* receives every user's changes (r->all_sessions) */
 	struct reg_session *aprev, *anext;
+	/* an all-users session of no user (reg_session_open): user is a
+	 * placeholder, the session is in no user's list */
+	bool observer;
 };
 
 struct reg_gw {

@@ -452,6 +452,52 @@ text_valid_dup(bool has_text, const char *text)
 	return xstrdup(text);
 }
 
+/* Observers: what a gateway announces as an all-users session without a
+ * user id. A client that is connected but nobody yet (a Socket.IO
+ * connection before userOnline, COMPAT §1: seed 001 broadcasts to every
+ * connected client) still hears every user's changes; the gateway keeps
+ * one such session for all of them. It is nobody's presence: in no
+ * user's list, never published, never persisted. Its user is this
+ * placeholder, so that code reaching a session's user needs no case of
+ * its own. */
+static struct reg_user observer_user = {.id = (char *) ""};
+
+static void
+observer_open(struct reg *r, struct reg_gw *gw, struct reg_session *s,
+	      const Prs__SessionInfo *info)
+{
+	if (s != NULL && s->observer) {
+		s->stale = false; /* re-announced */
+		return;
+	}
+	if (s != NULL)
+		reg_session_close(r, s, false);
+	s = xcalloc(1, sizeof(*s));
+	s->sid = info->sid;
+	s->gw = gw;
+	s->user = &observer_user;
+	s->observer = true;
+	s->since = info->since > 0 ? info->since : prs_now_ms();
+	HASH_ADD(hh, gw->sessions, sid, sizeof(s->sid), s);
+	reg_watch_all(r, s, true);
+}
+
+static void
+observer_close(struct reg *r, struct reg_session *s)
+{
+	struct reg_watch *w, *wtmp;
+
+	HASH_ITER (hh, s->watches, w, wtmp) {
+		HASH_DEL(s->watches, w);
+		DL_DELETE2(w->u->watchers, w, uprev, unext);
+		free(w);
+	}
+	reg_watch_all(r, s, false);
+	HASH_DEL(s->gw->sessions, s);
+	free(s->device);
+	free(s);
+}
+
 void
 reg_session_open(struct reg *r, struct reg_gw *gw,
 		 const Prs__SessionInfo *info, bool resync)
@@ -464,6 +510,10 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	int64_t chosen_at;
 	size_t idlen = strlen(info->user_id);
 
+	if (idlen == 0 && info->all_users) {
+		observer_open(r, gw, s, info);
+		return;
+	}
 	if (!prs_id_valid(info->user_id, idlen)) {
 		prs_warn("%s: session %llu with a bad user id dropped",
 			 gw->name, (unsigned long long) info->sid);
@@ -559,6 +609,10 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 	struct snap b;
 	int64_t now = prs_now_ms();
 
+	if (s->observer) {
+		observer_close(r, s);
+		return;
+	}
 	PRS_ASSERT(u != NULL && s->gw != NULL && u->nsessions > 0);
 	snap_take(u, &b);
 	HASH_ITER (hh, s->watches, w, wtmp) {
@@ -601,7 +655,7 @@ reg_status_set(struct reg *r, struct reg_session *s, int status,
 	char *old = u->text;
 	struct snap b;
 
-	if (status < ST_ONLINE || status > ST_INVISIBLE)
+	if (status < ST_ONLINE || status > ST_INVISIBLE || s->observer)
 		return;
 	/* The latest choice wins, whichever device's message comes last. */
 	if (at > 0 && at < u->status_at)
@@ -623,7 +677,7 @@ reg_session_idle(struct reg *r, struct reg_session *s, bool idle)
 	struct reg_user *u = s->user;
 	struct snap b;
 
-	if (s->idle == idle)
+	if (s->idle == idle || s->observer)
 		return;
 	snap_take(u, &b);
 	s->idle = idle;

@@ -506,6 +506,51 @@ test_all_users_subscription(void **state)
 	fx_free(f);
 }
 
+/* An observer (an all-users session without a user id: Socket.IO
+ * connections before userOnline) hears every user's changes and is
+ * nobody's presence: no event, no online user, no list entry. */
+static void
+test_observer_session(void **state)
+{
+	struct fx *f = fx_new("threads", 5000);
+	Prs__SessionInfo info = PRS__SESSION_INFO__INIT;
+	uint64_t obs = 900, x;
+	struct reg_session *s;
+
+	info.sid = obs;
+	info.user_id = "";
+	info.all_users = true;
+	rec_clear();
+	reg_session_open(&f->r, f->gw[0], &info, false);
+	assert_int_equal(REC.nev, 0);
+	s = fx_sess(f, 0, obs);
+	assert_non_null(s);
+	assert_true(s->observer && s->all);
+	assert_null(reg_user_find(&f->r, "", 0));
+
+	x = fx_open(f, 1, "x");
+	assert_int_equal(rec_count(f->gw[0], obs, "x"), 1);
+	rec_clear();
+	fx_status(f, 1, x, ST_AWAY, NULL);
+	assert_int_equal(rec_last(f->gw[0], obs, "x")->status, ST_AWAY);
+
+	/* re-announced: still one; a status or activity for it is ignored */
+	reg_session_open(&f->r, f->gw[0], &info, true);
+	assert_ptr_equal(fx_sess(f, 0, obs), s);
+	rec_clear();
+	fx_status(f, 0, obs, ST_DND, NULL);
+	reg_session_idle(&f->r, s, true);
+	assert_int_equal(REC.nev, 0);
+
+	/* closed (clean or not): gone, nothing published, no grace */
+	fx_close(f, 0, obs, false);
+	assert_null(reg_session_find(f->gw[0], obs));
+	assert_int_equal(f->r.nall, 0);
+	assert_int_equal(REC.nev, 0);
+	assert_false(fx_any_in_grace(f));
+	fx_free(f);
+}
+
 static void
 test_audience_all(void **state)
 {
@@ -594,6 +639,7 @@ main(void)
 		cmocka_unit_test(test_history_modes),
 		cmocka_unit_test(test_audience_all),
 		cmocka_unit_test(test_all_users_subscription),
+		cmocka_unit_test(test_observer_session),
 		cmocka_unit_test(test_hold_release),
 		cmocka_unit_test(test_hold_origin_hears_the_end),
 	};
