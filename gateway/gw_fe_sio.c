@@ -11,8 +11,11 @@
  * as in seed 001 where a socket is nobody until it says who it is; it ends
  * clean at userOffline and unclean with the Engine.IO session (close,
  * transport loss, ping timeout), so grace covers a reconnect. A
- * connection that never sent userOnline receives no presence events (it
- * is in nobody's audience) but may ask for getOnlineUsers.
+ * connection without a presence session is still a connected client, to
+ * which seed 001 broadcasts too: with audience all it is an observer,
+ * and one registry observer session (an all-users session of no user)
+ * hears every change for all of them; with audience threads it has no
+ * audience until it is a user. Either may ask for getOnlineUsers.
  *
  * Transports. An Engine.IO session moves between connections: polling
  * requests arrive on any connection, a WebSocket may take over (the
@@ -62,6 +65,7 @@
 #include "gw_upgrade.h"
 #include "gw_ws.h"
 #include "prs_util.h"
+#include <utlist.h>
 
 #define SIO_ID_LEN       20    /* base64url characters of an id */
 #define SIO_POST_PACKETS 100   /* Engine.IO packets in one POST body */
@@ -87,6 +91,7 @@ struct sio {
 	UT_hash_handle hh;        /* st->by_id */
 	UT_hash_handle hh_key;    /* st->by_key */
 	struct sio *free_next;
+	struct sio *oprev, *onext; /* st->observers */
 	struct gw_server *srv;
 	bool websocket; /* the transport is a WebSocket (upgraded or only) */
 	bool probing;   /* a probe WebSocket got 3probe */
@@ -94,6 +99,7 @@ struct sio {
 	bool failed;             /* closed for a malformed packet */
 	bool connected;          /* Socket.IO CONNECT on "/" done */
 	bool all;                /* audience: every user (socketio_audience) */
+	bool observing;          /* on st->observers */
 	bool admin;              /* its identity may act as an admin */
 	struct gw_conn *poll;    /* the held GET */
 	struct gw_conn *ws;      /* the WebSocket transport, or the probe */
@@ -122,10 +128,16 @@ struct gw_sio {
 	uint64_t next_key;
 	size_t npolling; /* sessions without a WebSocket (not in nws) */
 	size_t n;
+	/* Connections with audience all and no presence session yet, and
+	 * the one registry observer session that hears for them all. */
+	struct sio *observers;
+	size_t nobservers;
+	struct gw_session *observer;
 };
 
 static const struct gw_ws_handler sio_ws_handler;
 static void sio_close(struct sio *e, bool clean);
+static void sio_observe_update(struct sio *e);
 
 static struct gw_sio *
 sio_state(struct gw_server *srv)
@@ -230,6 +242,7 @@ sio_sess_end(struct sio *e, bool clean)
 	e->online_ack = -1;
 	s->fe_data = NULL;
 	gw_session_end(e->srv, s, clean);
+	sio_observe_update(e);
 }
 
 /* Lets go of the WebSocket c (it stays open unless the caller closes it). */
@@ -240,6 +253,54 @@ sio_ws_detach(struct sio *e, struct gw_conn *c)
 		e->ws = NULL;
 	c->fe_data = NULL;
 	c->fe = NULL;
+}
+
+/* ---- observers ----------------------------------------------------- */
+
+/* Puts e on the observers or takes it off, as it now is: connected with
+ * audience all but no presence session (seed 001 broadcasts to every
+ * connected client, userOnline or not). The first observer brings the
+ * registry observer session (an all-users session of no user); the tick
+ * ends it once none is left, never a delivery in progress. */
+static void
+sio_observe_update(struct sio *e)
+{
+	struct gw_sio *st = e->srv->sio;
+	bool should = e->connected && e->all && e->sess == NULL && !e->closed;
+	struct gw_session *s;
+
+	if (should == e->observing)
+		return;
+	e->observing = should;
+	if (!should) {
+		DL_DELETE2(st->observers, e, oprev, onext);
+		st->nobservers--;
+		return;
+	}
+	DL_APPEND2(st->observers, e, oprev, onext);
+	st->nobservers++;
+	if (st->observer != NULL)
+		return;
+	s = gw_session_new(e->srv, "", &gw_fe_sio);
+	s->watch_all = true;
+	s->device = xstrdup("socket.io");
+	s->fe_data = st;
+	st->observer = s;
+	gw_session_announce(e->srv, s);
+}
+
+/* Ends the observer session when no observer is left (or all: at stop). */
+static void
+sio_observer_end(struct gw_server *srv, bool all)
+{
+	struct gw_sio *st = srv->sio;
+	struct gw_session *s = st->observer;
+
+	if (s == NULL || (st->nobservers > 0 && !all))
+		return;
+	st->observer = NULL;
+	s->fe_data = NULL;
+	gw_session_end(srv, s, false);
 }
 
 /* ---- output -------------------------------------------------------- */
@@ -400,6 +461,7 @@ sio_close(struct sio *e, bool clean)
 	prs_debug("socket.io %s ends (%s)", e->id,
 		  clean ? "clean" : "unclean");
 	sio_sess_end(e, clean);
+	sio_observe_update(e);
 	HASH_DEL(st->by_id, e);
 	HASH_DELETE(hh_key, st->by_key, e);
 	st->n--;
@@ -640,6 +702,7 @@ sio_sess_begin(struct sio *e, const char *user, char *meta, int64_t id)
 	e->sess = s;
 	e->online_ack = -1;
 	gw_session_announce(srv, s);
+	sio_observe_update(e);
 	if (old != NULL) {
 		old->fe_data = NULL;
 		gw_session_end(srv, old, true);
@@ -827,6 +890,7 @@ sio_connect(struct sio *e, const struct gw_sio_packet *sp)
 	}
 	gw_sio_encode_connect(b, "/", e->sid);
 	sio_send_buf(e, b);
+	sio_observe_update(e);
 }
 
 static void
@@ -868,6 +932,7 @@ sio_message(struct sio *e, const char *data, size_t len)
 		if (strcmp(sp.nsp, "/") == 0 && e->connected) {
 			e->connected = false;
 			sio_sess_end(e, false);
+			sio_observe_update(e);
 		}
 		break;
 	case GW_SIO_EVENT:
@@ -1362,13 +1427,12 @@ sio_frame_hlen(const struct gw_frame *f)
 }
 
 static bool
-sio_deliver(struct gw_session *s, const struct gw_frame *f)
+sio_deliver_one(struct sio *e, const struct gw_frame *f)
 {
-	struct sio *e = s->fe_data;
 	struct gw_conn *c;
 	size_t hl;
 
-	if (e == NULL || e->closed || !e->connected)
+	if (e->closed || !e->connected)
 		return false;
 	if (!e->websocket) {
 		hl = sio_frame_hlen(f);
@@ -1381,12 +1445,40 @@ sio_deliver(struct gw_session *s, const struct gw_frame *f)
 	return true;
 }
 
+static bool
+sio_is_observer(const struct gw_session *s)
+{
+	return s->srv->sio != NULL && s == s->srv->sio->observer;
+}
+
+/* To the presence session's connection, or for the observer session to
+ * every observer (each counted as a frame out; the core counts one). */
+static bool
+sio_deliver(struct gw_session *s, const struct gw_frame *f)
+{
+	struct sio *e, *tmp;
+	size_t n = 0;
+
+	if (!sio_is_observer(s))
+		return s->fe_data != NULL && sio_deliver_one(s->fe_data, f);
+	DL_FOREACH_SAFE2 (s->srv->sio->observers, e, tmp, onext)
+		n += sio_deliver_one(e, f);
+	if (n > 1)
+		s->srv->n_frames_out += n - 1;
+	return n > 0;
+}
+
 static void
 sio_fe_flush(struct gw_session *s)
 {
-	struct sio *e = s->fe_data;
+	struct sio *e, *tmp;
 
-	if (e != NULL)
+	if (!sio_is_observer(s)) {
+		if (s->fe_data != NULL)
+			sio_flush(s->fe_data);
+		return;
+	}
+	DL_FOREACH_SAFE2 (s->srv->sio->observers, e, tmp, onext)
 		sio_flush(e);
 }
 
@@ -1395,7 +1487,7 @@ sio_acked(struct gw_session *s)
 {
 	struct sio *e = s->fe_data;
 
-	if (e == NULL || e->online_ack < 0)
+	if (e == NULL || sio_is_observer(s) || e->online_ack < 0)
 		return;
 	sio_ack_ok(e, e->online_ack);
 	e->online_ack = -1;
@@ -1408,10 +1500,16 @@ sio_acked(struct gw_session *s)
 static bool
 sio_fe_close(struct gw_session *s, enum gw_end why)
 {
-	struct sio *e = s->fe_data;
+	struct sio *e = s->fe_data, *tmp;
 	struct gw_buf *b = &s->srv->scratch;
 	struct gw_sio_packet p = {.type = GW_SIO_DISCONNECT, .id = -1};
 
+	if (sio_is_observer(s)) {
+		/* events to observers were lost: they reconnect */
+		DL_FOREACH_SAFE2 (s->srv->sio->observers, e, tmp, onext)
+			sio_close(e, false);
+		return why == GW_END_MISSED;
+	}
 	if (e == NULL) {
 		gw_session_end(s->srv, s, why == GW_END_KICKED);
 		return true;
@@ -1512,6 +1610,7 @@ gw_sio_tick(struct gw_server *srv, int64_t now)
 	}
 	HASH_ITER (hh, st->by_id, e, tmp)
 		sio_tick_one(e, now);
+	sio_observer_end(srv, false);
 }
 
 void
@@ -1524,6 +1623,7 @@ gw_sio_stop(struct gw_server *srv)
 		return;
 	HASH_ITER (hh, st->by_id, e, tmp)
 		sio_close(e, false);
+	sio_observer_end(srv, true);
 }
 
 void

@@ -2,7 +2,10 @@
 """Runs a command against one complete, throwaway presence system.
 
     system.py [--gateways N] [--auth none|jwt] [--gateway-arg ARG]...
-              [--registry-arg ARG]... [--grace-ms MS] -- COMMAND...
+              [--gateway-arg-at K:ARG]... [--registry-arg ARG]...
+              [--grace-ms MS] -- COMMAND...
+
+--gateway-arg-at K:ARG gives ARG to gateway K (0-based) only.
 
 Starts PostgreSQL-backed daemons exactly as the integration tests do
 (tests/integration/harness.py: PRS_*_BIN and PRS_PG_DIR must be set),
@@ -34,14 +37,21 @@ def main():
     ap.add_argument("--auth", choices=("none", "jwt"), default="none")
     ap.add_argument("--grace-ms", type=int, default=1200)
     ap.add_argument("--gateway-arg", action="append", default=[])
+    ap.add_argument("--gateway-arg-at", action="append", default=[])
     ap.add_argument("--registry-arg", action="append", default=[])
     ap.add_argument("command", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
     if not cmd:
         ap.error("no command after --")
+    each = {}
+    for spec in a.gateway_arg_at:
+        k, sep, arg = spec.partition(":")
+        if not sep or not k.isdigit():
+            ap.error("--gateway-arg-at takes K:ARG")
+        each.setdefault(int(k), []).append(arg)
     s = System(grace_ms=a.grace_ms, gateways=a.gateways, auth=a.auth,
-               gateway_args=a.gateway_arg,
+               gateway_args=a.gateway_arg, gateway_args_each=each,
                registry_args=a.registry_arg).start()
     rc = 1
     try:

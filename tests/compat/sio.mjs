@@ -1,0 +1,92 @@
+// Helpers of the Socket.IO drop-in tests: a socket.io-client 4.8 client
+// that records what it receives, and raw Engine.IO requests for what the
+// client library hides (errors, headers, the upgrade's order).
+import { io } from 'socket.io-client';
+import WebSocket from 'ws';
+import { gateways, auth, token, wsUrl, waitFor } from './lib.mjs';
+
+// Connects a socket.io-client to gateway gw (opts as io() takes them:
+// transports, auth, extraHeaders, query...). Resolves once connected, with
+// `seen` (every event as {name, args}), `changes` (userStatusChanged
+// payloads), `emit` and `ack` (emitWithAck with a timeout).
+export async function sioClient(gw = 0, opts = {}) {
+  const socket = io(gateways[gw], {
+    reconnection: false, forceNew: true, timeout: 5000, ...opts,
+  });
+  const seen = [];
+  const changes = [];
+  socket.onAny((name, ...args) => {
+    seen.push({ name, args });
+    if (name === 'userStatusChanged') changes.push(args[0]);
+  });
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return {
+    socket, seen, changes,
+    emit: (name, ...args) => socket.emit(name, ...args),
+    ack: (name, ...args) => socket.timeout(5000).emitWithAck(name, ...args),
+    close: () => socket.close(),
+  };
+}
+
+// Waits for a userStatusChanged about user (compared as a string) with
+// status, among the changes c received from index `from` on.
+export function waitChange(c, user, status, { ms = 5000, from = 0 } = {}) {
+  return waitFor(c.changes, (m) => String(m.userId) === String(user) && m.status === status,
+    { ms, from, what: `userStatusChanged ${user} ${status}` });
+}
+
+// Brings user online on client c (userOnline with an ack) and returns
+// the ack.
+export async function online(c, userId, userType = 'agent', userName = 'Name') {
+  const r = await c.ack('userOnline', { userId, userType, userName });
+  if (!r || r.ok !== true) throw new Error(`userOnline ${userId}: ${JSON.stringify(r)}`);
+  return r;
+}
+
+// The gateway's Engine.IO URL with query q (an object).
+export function eioUrl(gw, q = {}) {
+  const u = new URL('/socket.io/', gateways[gw]);
+  for (const [k, v] of Object.entries({ EIO: '4', ...q })) if (v !== undefined) u.searchParams.set(k, v);
+  return u.toString();
+}
+
+// fetch() of an Engine.IO request: {status, headers, text}.
+export async function eio(gw, q, init = {}) {
+  const r = await fetch(eioUrl(gw, q), init);
+  return { status: r.status, headers: r.headers, text: await r.text() };
+}
+
+// A raw polling handshake: the open packet's fields.
+export async function eioOpen(gw = 0, q = {}) {
+  const r = await eio(gw, { transport: 'polling', ...q });
+  if (r.status !== 200 || r.text[0] !== '0') throw new Error(`handshake: ${r.status} ${r.text}`);
+  return JSON.parse(r.text.slice(1));
+}
+
+// A v1 WebSocket client of user on gateway gw, hello'd (as v1ws.test.mjs
+// does; kept here so that importing it runs no other suite's tests).
+export async function v1(user, gw = 0, hello = {}) {
+  const q = auth === 'jwt' ? `?token=${token(user)}` : `?user_id=${encodeURIComponent(user)}`;
+  const ws = new WebSocket(wsUrl(gateways[gw], `/v1/ws${q}`));
+  const seen = [];
+  ws.on('message', (m) => seen.push(JSON.parse(m.toString())));
+  await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
+  ws.send(JSON.stringify({ type: 'hello', id: 'h', ...hello }));
+  await waitFor(seen, (m) => m.type === 'welcome', { what: 'welcome' });
+  return { ws, seen, send: (m) => ws.send(JSON.stringify(m)) };
+}
+
+// A raw Engine.IO WebSocket (transport=websocket, sid optional): resolves
+// once open, with the frames it received (strings) and whether it closed.
+export async function eioWs(gw = 0, q = {}, opts = {}) {
+  const ws = new WebSocket(eioUrl(gw, { transport: 'websocket', ...q }).replace(/^http/, 'ws'), opts);
+  const frames = [];
+  const st = { ws, frames, closed: false, code: null };
+  ws.on('message', (m) => frames.push(m.toString()));
+  ws.on('close', (code) => { st.closed = true; st.code = code; });
+  await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); ws.once('unexpected-response', (_, r) => rej(new Error(`HTTP ${r.statusCode}`))); });
+  return st;
+}
