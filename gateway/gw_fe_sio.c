@@ -1566,11 +1566,19 @@ const struct gw_fe gw_fe_sio = {
 /* ---- cron, stop ---------------------------------------------------- */
 
 static void
-sio_tick_one(struct sio *e, int64_t now)
+sio_tick_one(struct sio *e, int64_t now, int64_t wall)
 {
 	const struct gw_config *cfg = e->srv->cfg;
 	struct gw_conn *c = e->ws;
 
+	/* auth jwt: a connection does not outlive its token (PROTOCOL.md
+	 * §2), whether or not it has a presence session yet */
+	if (e->exp != 0 && wall >= e->exp) {
+		sio_refuse(e, -1, "token_expired",
+			   "the token expired; reconnect with a new one");
+		sio_close(e, false);
+		return;
+	}
 	if (e->connect_by != 0 && now >= e->connect_by) {
 		prs_debug("socket.io %s: no CONNECT in time", e->id);
 		sio_close(e, false);
@@ -1599,6 +1607,7 @@ void
 gw_sio_tick(struct gw_server *srv, int64_t now)
 {
 	struct gw_sio *st = srv->sio;
+	int64_t wall = prs_now_ms();
 	struct sio *e, *tmp;
 
 	if (st == NULL)
@@ -1609,7 +1618,7 @@ gw_sio_tick(struct gw_server *srv, int64_t now)
 		sio_free(e);
 	}
 	HASH_ITER (hh, st->by_id, e, tmp)
-		sio_tick_one(e, now);
+		sio_tick_one(e, now, wall);
 	sio_observer_end(srv, false);
 }
 
