@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "gw_fe_sio.h"
 #include "gw_reg.h"
 #include "gw_view.h"
 
@@ -85,6 +86,11 @@ gw_metrics_serve(struct gw_conn *c, const struct gw_http1_req *rq,
 		      "# TYPE presence_gateway_ws_parsers gauge\n"
 		      "presence_gateway_ws_parsers %zu\n",
 		      srv->nws_ctx);
+	/* Engine.IO sessions of the Socket.IO drop-in (polling or not) */
+	gw_buf_printf(&b,
+		      "# TYPE presence_gateway_socketio_sessions gauge\n"
+		      "presence_gateway_socketio_sessions %zu\n",
+		      gw_sio_count(srv));
 	gw_http1_respond(c, 200, "text/plain; version=0.0.4", NULL, b.data,
 			 b.len, false);
 	gw_buf_free(&b);
