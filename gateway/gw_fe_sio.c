@@ -993,8 +993,8 @@ sio_upgrade(struct sio *e)
 	e->probing = false;
 	e->upgrade_by = 0;
 	e->srv->sio->npolling--;
-	p = gw_buf_head(&q);
-	end = p + gw_buf_pending(&q);
+	p = gw_buf_pending(&q) > 0 ? gw_buf_head(&q) : NULL;
+	end = p != NULL ? p + gw_buf_pending(&q) : NULL;
 	while (p < end && !e->closed) {
 		sep = memchr(p, GW_EIO_SEP, (size_t) (end - p));
 		if (sep == NULL)

@@ -15,6 +15,7 @@
 #include "gw_reg.h"
 #include "gw_server.h"
 #include "gw_fe_api.h"
+#include "gw_fe_sio.h"
 #include "gw_gateway.h"
 #include "gw_fe_v1ws.h"
 #include "gw_session.h"
@@ -27,6 +28,7 @@ static struct gw_config cfg;
 static struct gw_server srv;
 static bool made;
 static int peers[PEERS_MAX];
+static uint64_t serials[PEERS_MAX]; /* of each peer's connection */
 static size_t npeers;
 static uint64_t reg_seq;
 
@@ -92,8 +94,26 @@ fz_gw_conn(struct gw_server *s)
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 		       sv) != 0)
 		abort(); /* the harness's own bug, not a finding */
-	peers[npeers++] = sv[1];
-	return gw_server_adopt(s, sv[0])->serial;
+	peers[npeers] = sv[1];
+	serials[npeers] = gw_server_adopt(s, sv[0])->serial;
+	return serials[npeers++];
+}
+
+size_t
+fz_gw_read(struct gw_server *s, uint64_t serial, char *buf, size_t cap)
+{
+	size_t i, got = 0;
+	ssize_t n;
+
+	gw_server_before_sleep(s);
+	for (i = 0; i < npeers; i++) {
+		if (serials[i] != serial)
+			continue;
+		while (got < cap &&
+		       (n = read(peers[i], buf + got, cap - got)) > 0)
+			got += (size_t) n;
+	}
+	return got;
 }
 
 struct gw_conn *
@@ -153,6 +173,8 @@ fz_gw_reset(struct gw_server *s)
 		if (c->state != GW_CONN_DEAD)
 			gw_conn_abort(c);
 	gw_api_sessions_end_all(s);
+	gw_sio_stop(s);
+	gw_sio_tick(s, 0); /* frees the Socket.IO sessions that ended */
 	fz_gw_pump(s);
 	for (i = 0; i < npeers; i++)
 		close(peers[i]);

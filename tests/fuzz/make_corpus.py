@@ -713,6 +713,57 @@ def signalr():
     write("signalr", seeds)
 
 
+def sio():
+    """fuzz_sio.c: a flags byte, then commands (op, length, payload)."""
+    def c(op, payload=b""):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        return bytes([op, len(payload)]) + payload
+
+    def post(p):
+        return c(0, p)
+
+    GET, PROBE, WSONLY = c(1), c(2), c(4)
+
+    def frame(p):
+        return c(3, p)
+
+    def tick(units):
+        return c(5, bytes([units]))
+
+    def event(who):
+        return c(6, bytes([who]))
+
+    online = '42["userOnline",{"userId":"u1","userType":"t","userName":"n"}]'
+    A, J = b"\x00", b"\x01"
+    seeds = [
+        A + post("40") + GET + post(online) + GET + event(0x11) + GET
+        + post('42["getOnlineUsers"]') + GET + post("1") + GET,
+        A + post("40") + GET + GET + PROBE + frame("2probe") + GET
+        + frame("5") + frame('42["userOnline",{"userId":5}]') + event(0x15)
+        + frame("3") + tick(100) + GET,
+        A + WSONLY + frame("40") + frame(online) + event(0x11) + event(0x01)
+        + tick(100) + tick(200) + frame("3"),
+        A + post("4bad") + post("bAAA") + post("x\x1e") + WSONLY
+        + frame("\xff\xfe") + frame("42[1]"),
+        J + post('40{"token":"x.y.z"}') + GET + WSONLY + frame("40") + GET,
+        A + c(7, "transport=polling&EIO=3") + c(7, "transport=x")
+        + c(7, "EIO=4&transport=polling&sid=zzz") + c(7, "EIO=4&transport="
+                                                     "websocket"),
+        A + post("40/admin,") + post("44") + post("41") + post("43")
+        + post('42/admin,["x"]') + GET,
+        A + post('40\x1e421["userOnline",{"userId":"a"}]\x1e422["nope"]'
+                 '\x1e423["userHeartbeat",{}]\x1e3') + GET,
+        A + post("40") + post(online) + post('42["userOffline",{"userId":'
+                                             '"u1"}]') + event(0x21) + GET
+        + post('42["userHeartbeat",{"userId":"u2"}]')
+        + post('42["userOnline",{"userId":"u3"}]') + GET,
+        A + post("40") + GET + PROBE + frame("2probe") + frame("4x")
+        + PROBE + frame("2") + tick(50) + GET,
+    ]
+    write("sio", seeds)
+
+
 if __name__ == "__main__":
     gw_link()
     reg_link()
@@ -723,3 +774,4 @@ if __name__ == "__main__":
     jwt_seeds()
     eio()
     signalr()
+    sio()
