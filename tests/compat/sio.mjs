@@ -1,6 +1,7 @@
 // Helpers of the Socket.IO drop-in tests: a socket.io-client 4.8 client
 // that records what it receives, and raw Engine.IO requests for what the
 // client library hides (errors, headers, the upgrade's order).
+import { existsSync, readFileSync } from 'node:fs';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { gateways, auth, token, wsUrl, waitFor } from './lib.mjs';
@@ -89,4 +90,44 @@ export async function eioWs(gw = 0, q = {}, opts = {}) {
   ws.on('close', (code) => { st.closed = true; st.code = code; });
   await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); ws.once('unexpected-response', (_, r) => rej(new Error(`HTTP ${r.statusCode}`))); });
   return st;
+}
+
+// Chromium for the browser tests (scripts/deps installs Debian's), or
+// null when this machine has none.
+export function chromiumPath() {
+  const p = process.env.PRS_CHROMIUM || '/usr/bin/chromium';
+  return existsSync(p) ? p : null;
+}
+
+// A headless Chromium page whose origin is `origin` (its document and the
+// socket.io-client browser bundle, /socket.io.min.js, are served by the
+// test through request interception; everything else goes to the
+// network). Returns {browser, page}.
+export async function browserPage(origin) {
+  const { default: puppeteer } = await import('puppeteer-core');
+  const browser = await puppeteer.launch({
+    executablePath: chromiumPath(), headless: true,
+    // The page's made-up origin is public to Chromium and the gateway
+    // listens on loopback: Private Network Access would block every
+    // request before CORS is even looked at. A deployed gateway is not on
+    // the page's private network, so the tests turn that off.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+      '--disable-features=BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights,'
+      + 'PrivateNetworkAccessRespectPreflightResults,LocalNetworkAccessChecks'],
+  });
+  const page = await browser.newPage();
+  const bundle = readFileSync(new URL('./node_modules/socket.io-client/dist/socket.io.min.js', import.meta.url));
+  await page.setRequestInterception(true);
+  page.on('request', (req) => {
+    if (req.url() === `${origin}/`)
+      req.respond({ status: 200, contentType: 'text/html', body: '<!doctype html><script src="/socket.io.min.js"></script>' });
+    else if (req.url() === `${origin}/socket.io.min.js`)
+      req.respond({ status: 200, contentType: 'application/javascript', body: bundle });
+    else if (req.url().startsWith(`${origin}/`))
+      req.respond({ status: 404, body: '' });
+    else
+      req.continue();
+  });
+  await page.goto(`${origin}/`);
+  return { browser, page };
 }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gateways, graceMs, uid, intId, waitFor, expectNone, api } from './lib.mjs';
 import {
-  sioClient, waitChange, online, eio, eioOpen, eioUrl, eioWs, v1,
+  sioClient, waitChange, online, eio, eioOpen, eioUrl, eioWs, v1, chromiumPath, browserPage,
 } from './sio.mjs';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -314,3 +314,64 @@ test('rate limit: a burst past the bucket is refused rate_limited, the session s
   assert.equal(a.socket.connected, true);
   a.close();
 });
+
+test('Chromium from another origin, withCredentials: polling with CORS, the upgrade, events both ways; a disallowed origin cannot connect',
+  { skip: chromiumPath() ? false : 'no Chromium (scripts/deps installs it)' }, async () => {
+    const { browser, page } = await browserPage('http://allowed.example');
+    try {
+      const user = uid('chrome');
+      const obs = await sioClient(other, { transports: ['websocket'] });
+      const r = await page.evaluate(async (url, userId) => {
+        const s = io(url, { withCredentials: true, reconnection: false });
+        let first = null;
+        const upgraded = new Promise((res) => s.io.once('open', () => {
+          first = s.io.engine.transport.name; // at the handshake
+          s.io.engine.once('upgrade', res);
+        }));
+        window.seen = [];
+        s.on('userStatusChanged', (m) => window.seen.push(m));
+        await new Promise((res, rej) => { s.once('connect', res); s.once('connect_error', rej); });
+        await upgraded;
+        const ack = await s.timeout(5000).emitWithAck('userOnline', { userId, userType: 'browser', userName: 'Chromium' });
+        const p = io(url, { withCredentials: true, reconnection: false, transports: ['polling'], forceNew: true });
+        await new Promise((res, rej) => { p.once('connect', res); p.once('connect_error', rej); });
+        const list = await p.timeout(5000).emitWithAck('getOnlineUsers');
+        p.close();
+        return { first, now: s.io.engine.transport.name, ack, listed: list.some((u) => u.userId === userId) };
+      }, gateways[0], user);
+      assert.deepEqual(r, { first: 'polling', now: 'websocket', ack: { ok: true }, listed: true });
+      await waitChange(obs, user, 'online');
+      const other2 = await sioClient(other);
+      const u2 = uid('node');
+      await online(other2, u2);
+      const seen = async () => page.evaluate(() => window.seen);
+      const deadline = Date.now() + 5000;
+      let got = [];
+      while (Date.now() < deadline && !got.some((m) => m.userId === u2 && m.status === 'online')) {
+        got = await seen();
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      assert.ok(got.some((m) => m.userId === u2 && m.status === 'online'), `browser saw ${JSON.stringify(got)}`);
+      for (const x of [obs, other2]) x.close();
+    } finally {
+      await browser.close();
+    }
+    const evil = await browserPage('http://evil.example');
+    try {
+      const err = await evil.page.evaluate(async (url) => {
+        const out = [];
+        for (const transports of [['polling'], ['websocket']]) {
+          const s = io(url, { withCredentials: true, reconnection: false, transports, timeout: 3000 });
+          out.push(await new Promise((res) => {
+            s.once('connect', () => { s.close(); res('connected'); });
+            s.once('connect_error', (e) => { s.close(); res(`error: ${e.message}`); });
+          }));
+        }
+        return out;
+      }, gateways[0]);
+      assert.equal(err.length, 2);
+      for (const e of err) assert.match(e, /^error: /);
+    } finally {
+      await evil.browser.close();
+    }
+  });
