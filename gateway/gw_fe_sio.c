@@ -68,7 +68,7 @@
 #include <utlist.h>
 
 #define SIO_ID_LEN       20    /* base64url characters of an id */
-#define SIO_POST_PACKETS 100   /* Engine.IO packets in one POST body */
+#define SIO_POST_PACKETS 2000  /* Engine.IO packets in one POST body */
 #define SIO_UPGRADE_MS   10000 /* a probe must upgrade by then (engine.io) */
 #define SIO_LIST_MAX     10000 /* users in one onlineUsersList */
 #define SIO_META_MAX     1024  /* the meta object, as v1's hello */
@@ -1202,8 +1202,9 @@ static void
 sio_post(struct gw_conn *c, const struct gw_http1_req *rq, struct sio *e,
 	 const char *cors)
 {
-	struct gw_eio_packet pkts[SIO_POST_PACKETS];
-	size_t n = 0, i;
+	struct gw_eio_iter it;
+	struct gw_eio_packet pkt;
+	size_t n = 0;
 	int rc;
 
 	if (e->websocket) {
@@ -1211,12 +1212,18 @@ sio_post(struct gw_conn *c, const struct gw_http1_req *rq, struct sio *e,
 			       false);
 		return;
 	}
-	rc = gw_eio_payload_parse(rq->body, rq->body_len, pkts,
-				  PRS_ARRAY_LEN(pkts), &n);
+	/* the whole payload is checked before any packet acts */
+	gw_eio_iter_init(&it, rq->body, rq->body_len);
+	while ((rc = gw_eio_iter_next(&it, &pkt)) == 1)
+		if (++n > SIO_POST_PACKETS) {
+			rc = GW_EIO_ETOOMANY;
+			break;
+		}
 	if (rc != 0)
 		sio_fail(e, gw_eio_strerror(rc));
-	for (i = 0; i < n && !e->closed; i++)
-		sio_packet(e, &pkts[i]);
+	gw_eio_iter_init(&it, rq->body, rq->body_len);
+	while (!e->closed && gw_eio_iter_next(&it, &pkt) == 1)
+		sio_packet(e, &pkt);
 	if (e->failed) {
 		sio_http_error(c, cors, 400, EIO_E_REQUEST, "Bad request",
 			       false);
