@@ -96,11 +96,12 @@ struct sio {
 	bool websocket; /* the transport is a WebSocket (upgraded or only) */
 	bool probing;   /* a probe WebSocket got 3probe */
 	bool closed;
-	bool failed;             /* closed for a malformed packet */
-	bool connected;          /* Socket.IO CONNECT on "/" done */
-	bool all;                /* audience: every user (socketio_audience) */
-	bool observing;          /* on st->observers */
-	bool admin;              /* its identity may act as an admin */
+	bool failed;       /* closed for a malformed packet */
+	bool connected;    /* Socket.IO CONNECT on "/" done */
+	bool all;          /* audience: every user (socketio_audience) */
+	bool observing;    /* on st->observers */
+	bool connect_wait; /* its CONNECT reply waits for the observer's ack */
+	bool admin;        /* its identity may act as an admin */
 	struct gw_conn *poll;    /* the held GET */
 	struct gw_conn *ws;      /* the WebSocket transport, or the probe */
 	char *poll_cors;         /* CORS headers for the held GET's answer */
@@ -138,6 +139,7 @@ struct gw_sio {
 static const struct gw_ws_handler sio_ws_handler;
 static void sio_close(struct sio *e, bool clean);
 static void sio_observe_update(struct sio *e);
+static void sio_connect_reply(struct sio *e);
 
 static struct gw_sio *
 sio_state(struct gw_server *srv)
@@ -275,6 +277,8 @@ sio_observe_update(struct sio *e)
 	if (!should) {
 		DL_DELETE2(st->observers, e, oprev, onext);
 		st->nobservers--;
+		if (e->connect_wait && !e->closed)
+			sio_connect_reply(e); /* a user now: its own ack */
 		return;
 	}
 	DL_APPEND2(st->observers, e, oprev, onext);
@@ -287,6 +291,8 @@ sio_observe_update(struct sio *e)
 	s->fe_data = st;
 	st->observer = s;
 	gw_session_announce(e->srv, s);
+	if (gw_reg_ready(e->srv))
+		gw_session_await(e->srv, s);
 }
 
 /* Ends the observer session when no observer is left (or all: at stop). */
@@ -888,9 +894,25 @@ sio_connect(struct sio *e, const struct gw_sio_packet *sp)
 		e->connect_by = 0;
 		sio_random_id(e->sid);
 	}
+	sio_observe_update(e);
+	/* An observer hears nothing until the registry has the observer
+	 * session: the reply waits for its SessionAck, as v1's welcome. */
+	if (e->observing && e->srv->sio->observer->await_ack)
+		e->connect_wait = true;
+	else
+		sio_connect_reply(e);
+}
+
+/* 40{"sid"}: the CONNECT reply. */
+static void
+sio_connect_reply(struct sio *e)
+{
+	struct gw_buf *b = &e->srv->scratch;
+
+	e->connect_wait = false;
+	gw_buf_reset(b);
 	gw_sio_encode_connect(b, "/", e->sid);
 	sio_send_buf(e, b);
-	sio_observe_update(e);
 }
 
 static void
@@ -1439,7 +1461,7 @@ sio_deliver_one(struct sio *e, const struct gw_frame *f)
 	struct gw_conn *c;
 	size_t hl;
 
-	if (e->closed || !e->connected)
+	if (e->closed || !e->connected || e->connect_wait)
 		return false;
 	if (!e->websocket) {
 		hl = sio_frame_hlen(f);
@@ -1492,9 +1514,18 @@ sio_fe_flush(struct gw_session *s)
 static void
 sio_acked(struct gw_session *s)
 {
-	struct sio *e = s->fe_data;
+	struct sio *e = s->fe_data, *tmp;
 
-	if (e == NULL || sio_is_observer(s) || e->online_ack < 0)
+	if (sio_is_observer(s)) {
+		DL_FOREACH_SAFE2 (s->srv->sio->observers, e, tmp, onext) {
+			if (e->connect_wait) {
+				sio_connect_reply(e);
+				sio_flush(e);
+			}
+		}
+		return;
+	}
+	if (e == NULL || e->online_ack < 0)
 		return;
 	sio_ack_ok(e, e->online_ack);
 	e->online_ack = -1;

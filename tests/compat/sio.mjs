@@ -6,6 +6,16 @@ import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { gateways, auth, token, wsUrl, waitFor } from './lib.mjs';
 
+// Every client made here, so that a failed test leaves none open (an
+// open socket would keep the test process alive until ctest's timeout).
+const live = new Set();
+export function closeAll() {
+  for (const close of live) {
+    try { close(); } catch { /* already closed */ }
+  }
+  live.clear();
+}
+
 // Connects a socket.io-client to gateway gw (opts as io() takes them:
 // transports, auth, extraHeaders, query...). Resolves once connected, with
 // `seen` (every event as {name, args}), `changes` (userStatusChanged
@@ -14,6 +24,7 @@ export async function sioClient(gw = 0, opts = {}) {
   const socket = io(gateways[gw], {
     reconnection: false, forceNew: true, timeout: 5000, ...opts,
   });
+  live.add(() => socket.close());
   const seen = [];
   const changes = [];
   socket.onAny((name, ...args) => {
@@ -72,6 +83,7 @@ export async function eioOpen(gw = 0, q = {}) {
 export async function v1(user, gw = 0, hello = {}) {
   const q = auth === 'jwt' ? `?token=${token(user)}` : `?user_id=${encodeURIComponent(user)}`;
   const ws = new WebSocket(wsUrl(gateways[gw], `/v1/ws${q}`));
+  live.add(() => ws.terminate());
   const seen = [];
   ws.on('message', (m) => seen.push(JSON.parse(m.toString())));
   await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
@@ -84,6 +96,7 @@ export async function v1(user, gw = 0, hello = {}) {
 // once open, with the frames it received (strings) and whether it closed.
 export async function eioWs(gw = 0, q = {}, opts = {}) {
   const ws = new WebSocket(eioUrl(gw, { transport: 'websocket', ...q }).replace(/^http/, 'ws'), opts);
+  live.add(() => ws.terminate());
   const frames = [];
   const st = { ws, frames, closed: false, code: null };
   ws.on('message', (m) => frames.push(m.toString()));

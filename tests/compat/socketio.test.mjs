@@ -3,12 +3,15 @@
 // runs with auth none, allowed_origins http://allowed.example and a
 // 1.5 s pingInterval/pingTimeout (CMakeLists.txt); the default audience
 // (all) lets every Socket.IO client hear every user.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { gateways, graceMs, uid, intId, waitFor, expectNone, api } from './lib.mjs';
 import {
   sioClient, waitChange, online, eio, eioOpen, eioUrl, eioWs, v1, chromiumPath, browserPage,
+  closeAll,
 } from './sio.mjs';
+
+after(closeAll);
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const other = gateways.length > 1 ? 1 : 0;

@@ -3,11 +3,13 @@
 // the token's subject; audience all only for the admin claim on gw1, for
 // everyone on gw2 (socketio_audience_all_users there, CMakeLists.txt);
 // allowed_origins is empty, so any Origin is echoed.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
 import { gateways, uid, token, waitFor, expectNone, api } from './lib.mjs';
-import { sioClient, waitChange, online, eioUrl } from './sio.mjs';
+import { sioClient, waitChange, online, eioUrl, closeAll } from './sio.mjs';
+
+after(closeAll);
 
 const gw2 = gateways.length > 1 ? 1 : 0;
 const admin = () => sioClient(0, { transports: ['websocket'], auth: { token: token(uid('adm'), { admin: true }) } });
