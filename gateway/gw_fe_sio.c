@@ -110,6 +110,8 @@ struct sio {
 	int64_t pong_by;         /* 0, or when the pong to our ping is due */
 	int64_t connect_by;      /* 0 once connected */
 	int64_t upgrade_by;      /* 0, or when the probe must have upgraded */
+	int64_t drain_by;        /* closed, draining (sio_close) until then */
+	bool finished;           /* out of the tables (sio_finish) */
 	char *token;             /* credentials of the handshake, if any */
 	char *user;              /* auth jwt: the token's subject */
 	int64_t exp;             /* its exp (wall ms) */
@@ -452,22 +454,14 @@ sio_refuse(struct sio *e, int64_t id, const char *code, const char *msg)
 
 /* ---- ending -------------------------------------------------------- */
 
-/* Ends e: its presence session (clean: userOffline or a kick; else grace
- * applies), its transports (a held GET gets the close packet, a
- * WebSocket its close frame), its place in the tables. Freed later. */
+/* Takes e out of the tables (its id is unknown from now on) and queues
+ * it to be freed; a held GET gets the close packet. */
 static void
-sio_close(struct sio *e, bool clean)
+sio_finish(struct sio *e)
 {
 	struct gw_sio *st = e->srv->sio;
-	struct gw_conn *ws = e->ws;
 
-	if (e->closed)
-		return;
-	e->closed = true;
-	prs_debug("socket.io %s ends (%s)", e->id,
-		  clean ? "clean" : "unclean");
-	sio_sess_end(e, clean);
-	sio_observe_update(e);
+	e->finished = true;
 	HASH_DEL(st->by_id, e);
 	HASH_DELETE(hh_key, st->by_key, e);
 	st->n--;
@@ -477,6 +471,30 @@ sio_close(struct sio *e, bool clean)
 		gw_eio_payload_add(&e->out, "1", 1); /* the close packet */
 		sio_poll_answer(e, false);
 	}
+	e->free_next = st->freeq;
+	st->freeq = e;
+}
+
+/* Ends e: its presence session (clean: userOffline or a kick; else grace
+ * applies) and its transports (a WebSocket gets its close frame). A
+ * polling session with packets still waiting (a kick's DISCONNECT, an
+ * error event) drains first, as engine.io does: a GET takes them, and
+ * only the next GET gets the close packet; the client reads a close
+ * packet before the Socket.IO packets of the same answer, so it would
+ * see a transport close (and reconnect) instead of the DISCONNECT. The
+ * drain lasts pingTimeout at most; nothing new is sent meanwhile. */
+static void
+sio_close(struct sio *e, bool clean)
+{
+	struct gw_conn *ws = e->ws;
+
+	if (e->closed)
+		return;
+	e->closed = true;
+	prs_debug("socket.io %s ends (%s)", e->id,
+		  clean ? "clean" : "unclean");
+	sio_sess_end(e, clean);
+	sio_observe_update(e);
 	if (ws != NULL) {
 		sio_ws_detach(e, ws);
 		if (e->failed)
@@ -484,8 +502,14 @@ sio_close(struct sio *e, bool clean)
 		else
 			gw_ws_close(ws, 1000, NULL, false);
 	}
-	e->free_next = st->freeq;
-	st->freeq = e;
+	if (!e->websocket && !e->failed && !e->srv->stopping &&
+	    gw_buf_pending(&e->out) > 0) {
+		e->drain_by =
+			prs_mono_ms() + e->srv->cfg->socketio_ping_timeout_ms;
+		sio_poll_answer(e, false);
+		return;
+	}
+	sio_finish(e);
 }
 
 /* A malformed or unexpected packet: e ends (COMPAT §0: never others). */
@@ -1198,7 +1222,21 @@ sio_handshake(struct gw_conn *c, const struct gw_http1_req *rq,
 static void
 sio_get(struct gw_conn *c, struct sio *e, const char *cors)
 {
-	if (e->websocket) {
+	if (e->closed && e->poll == NULL) {
+		/* draining (sio_close): what waits, then the close packet */
+		gw_http1_wait(c);
+		e->poll = c;
+		c->fe = &gw_fe_sio;
+		c->fe_data = e;
+		free(e->poll_cors);
+		e->poll_cors = xstrdup(cors ? cors : "");
+		if (gw_buf_pending(&e->out) > 0)
+			sio_poll_answer(e, false);
+		else
+			sio_finish(e);
+		return;
+	}
+	if (e->websocket || e->closed) {
 		sio_http_error(c, cors, 400, EIO_E_REQUEST, "Bad request",
 			       false);
 		return;
@@ -1234,6 +1272,11 @@ sio_post(struct gw_conn *c, const struct gw_http1_req *rq, struct sio *e,
 			       false);
 		return;
 	}
+	if (e->closed) { /* draining: the client's last words */
+		gw_http1_respond(c, 200, "text/plain; charset=UTF-8", cors,
+				 "ok", 2, false);
+		return;
+	}
 	/* the whole payload is checked before any packet acts */
 	gw_eio_iter_init(&it, rq->body, rq->body_len);
 	while ((rc = gw_eio_iter_next(&it, &pkt)) == 1)
@@ -1267,7 +1310,7 @@ sio_ws_request(struct gw_conn *c, const struct gw_http1_req *rq,
 	struct sio *e = NULL;
 	char *tok;
 
-	if (sid != NULL && (e = sio_find(srv, sid)) == NULL) {
+	if (sid != NULL && ((e = sio_find(srv, sid)) == NULL || e->closed)) {
 		sio_http_error(c, cors, 400, EIO_E_SID, "Session ID unknown",
 			       true);
 		return;
@@ -1609,6 +1652,11 @@ sio_tick_one(struct sio *e, int64_t now, int64_t wall)
 	const struct gw_config *cfg = e->srv->cfg;
 	struct gw_conn *c = e->ws;
 
+	if (e->closed) {
+		if (now >= e->drain_by)
+			sio_finish(e); /* nobody came for the rest */
+		return;
+	}
 	/* auth jwt: a connection does not outlive its token (PROTOCOL.md
 	 * §2), whether or not it has a presence session yet */
 	if (e->exp != 0 && wall >= e->exp) {
@@ -1668,8 +1716,11 @@ gw_sio_stop(struct gw_server *srv)
 
 	if (st == NULL)
 		return;
-	HASH_ITER (hh, st->by_id, e, tmp)
+	HASH_ITER (hh, st->by_id, e, tmp) {
 		sio_close(e, false);
+		if (!e->finished)
+			sio_finish(e); /* no drain at a stop */
+	}
 	sio_observer_end(srv, true);
 }
 

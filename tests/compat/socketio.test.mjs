@@ -378,3 +378,27 @@ test('Chromium from another origin, withCredentials: polling with CORS, the upgr
       await evil.browser.close();
     }
   });
+
+test('an admin kick: DISCONNECT from the server (no reconnect), offline at once', async () => {
+  const obs = await sioClient(0, { transports: ['websocket'] });
+  const u = uid('kick');
+  const ws = await sioClient(other, { transports: ['websocket'] });
+  const poll = await sioClient(0, { transports: ['polling'] });
+  await online(ws, u);
+  await online(poll, u);
+  await waitChange(obs, u, 'online');
+  const reasons = [];
+  ws.socket.on('disconnect', (r) => reasons.push(`ws ${r}`));
+  poll.socket.on('disconnect', (r) => reasons.push(`poll ${r}`));
+  const t0 = Date.now();
+  const r = await api('DELETE', `/v1/users/${u}/sessions`);
+  assert.equal(r.status, 200);
+  assert.equal(r.json.ended, 2);
+  await waitChange(obs, u, 'offline');
+  assert.ok(Date.now() - t0 < graceMs, 'a kick is a clean end');
+  await waitFor(reasons, () => reasons.length >= 2, { what: 'two disconnects' });
+  // "io server disconnect" (a DISCONNECT packet), not "transport close":
+  // socket.io-client does not reconnect after it
+  assert.deepEqual(reasons.sort(), ['poll io server disconnect', 'ws io server disconnect']);
+  obs.close();
+});

@@ -101,11 +101,18 @@ test('audience: all for the admin claim or on a gateway with socketio_audience_a
 test('a session ends at its token\'s exp (error token_expired; unclean)', async () => {
   const adm = await admin();
   const u = uid('exp');
-  const c = await sioClient(gw2, { transports: ['websocket'], auth: { token: token(u, { exp: Math.floor(Date.now() / 1000) + 2 }) } });
-  await online(c, u);
+  const exp = Math.floor(Date.now() / 1000) + 2;
+  const cs = [];
+  for (const transports of [['websocket'], ['polling']]) {
+    const c = await sioClient(gw2, { transports, auth: { token: token(u, { exp }) } });
+    await online(c, u);
+    cs.push(c);
+  }
   await waitChange(adm, u, 'online');
-  await waitFor(c.seen, (e) => e.name === 'error' && e.args[0].code === 'token_expired', { what: 'token_expired', ms: 5000 });
-  await waitFor([c.socket], (s) => !s.connected, { what: 'disconnect' });
+  for (const c of cs) {
+    await waitFor(c.seen, (e) => e.name === 'error' && e.args[0].code === 'token_expired', { what: 'token_expired', ms: 5000 });
+    await waitFor([c.socket], (s) => !s.connected, { what: 'disconnect' });
+  }
   await waitChange(adm, u, 'offline', { ms: 8000 });
   adm.close();
 });
