@@ -35,8 +35,13 @@
  * 5 moves the session to the WebSocket and what waited goes out there.
  *
  * Lifetime: a session that ends leaves the tables at once (its id is
- * unknown from then on) and is freed from the next tick, never inside a
- * callback that may still hold it.
+ * unknown from then on; a polling one that still has packets to deliver
+ * first drains them, see sio_close) and is freed from the next tick,
+ * never inside a callback that may still hold it.
+ *
+ * Events are encoded once per event as a WebSocket frame; polling
+ * sessions take the packet behind its header. A v1 change that is none
+ * to a client seeing only online/offline is not sent (sio_told).
  *
  * Limits (PROTOCOL.md §7): max_body_bytes bounds a POST and
  * max_message_bytes a WebSocket message (maxPayload advertises the
@@ -54,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <utlist.h>
 
 #include "gw_auth.h"
 #include "gw_cors.h"
@@ -65,7 +71,6 @@
 #include "gw_upgrade.h"
 #include "gw_ws.h"
 #include "prs_util.h"
-#include <utlist.h>
 
 #define SIO_ID_LEN       20    /* base64url characters of an id */
 #define SIO_POST_PACKETS 2000  /* Engine.IO packets in one POST body */
