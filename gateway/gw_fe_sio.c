@@ -1163,7 +1163,7 @@ sio_http_token(struct gw_conn *c, const struct gw_http1_req *rq,
 static bool
 sio_room(struct gw_server *srv)
 {
-	return !srv->stopping && srv->nws + sio_state(srv)->npolling <
+	return !srv->stopping && srv->nws + gw_sio_polling(srv) <
 					 (size_t) srv->cfg->max_connections;
 }
 
@@ -1747,4 +1747,10 @@ size_t
 gw_sio_count(const struct gw_server *srv)
 {
 	return srv->sio != NULL ? srv->sio->n : 0;
+}
+
+size_t
+gw_sio_polling(const struct gw_server *srv)
+{
+	return srv->sio != NULL ? srv->sio->npolling : 0;
 }

@@ -30,5 +30,8 @@ void gw_sio_stop(struct gw_server *srv);
 void gw_sio_fini(struct gw_server *srv);
 /* Live Engine.IO sessions (for /metrics). */
 size_t gw_sio_count(const struct gw_server *srv);
+/* Those of them on polling: they hold no WebSocket, yet count against
+ * max_connections (gw_upgrade_check). */
+size_t gw_sio_polling(const struct gw_server *srv);
 
 #endif

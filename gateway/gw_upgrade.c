@@ -17,6 +17,7 @@
 
 #include "gw_auth.h"
 #include "gw_cors.h"
+#include "gw_fe_sio.h"
 #include "gw_fe_v1ws.h"
 #include "gw_server.h"
 #include "gw_ws.h"
@@ -58,8 +59,8 @@ gw_upgrade_check(struct gw_conn *c, const struct gw_http1_req *rq)
 	else if (!gw_cors_allowed(cfg, rq->hdr[GW_H_ORIGIN])) {
 		st = 403;
 		why = "origin not allowed";
-	} else if (srv->stopping ||
-		   srv->nws >= (size_t) cfg->max_connections) {
+	} else if (srv->stopping || srv->nws + gw_sio_polling(srv) >=
+					    (size_t) cfg->max_connections) {
 		st = 503;
 		why = "too many connections";
 	}

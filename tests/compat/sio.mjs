@@ -101,7 +101,15 @@ export async function eioWs(gw = 0, q = {}, opts = {}) {
   const st = { ws, frames, closed: false, code: null };
   ws.on('message', (m) => frames.push(m.toString()));
   ws.on('close', (code) => { st.closed = true; st.code = code; });
-  await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); ws.once('unexpected-response', (_, r) => rej(new Error(`HTTP ${r.statusCode}`))); });
+  ws.on('error', () => {}); // reported through the promise below
+  await new Promise((res, rej) => {
+    ws.once('open', res);
+    ws.once('error', rej);
+    ws.once('unexpected-response', (req, r) => {
+      req.destroy();
+      rej(new Error(`HTTP ${r.statusCode}`));
+    });
+  });
   return st;
 }
 
