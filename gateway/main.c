@@ -108,7 +108,9 @@ main(int argc, char **argv)
 		 65536, 1073741824,
 		 "outbound queue per connection (over: close 1008)"},
 		{"max_connections", PRS_OPT_INT, &cfg.max_connections, 1,
-		 1000000, "WebSockets per gateway (over: 503)"},
+		 1000000,
+		 "WebSockets and Socket.IO polling sessions per gateway "
+		 "(over: 503)"},
 		{"max_body_bytes", PRS_OPT_INT, &cfg.max_body_bytes, 1024,
 		 16777216, "largest HTTP request body (over: 413)"},
 		{"http_request_timeout_ms", PRS_OPT_INT,
