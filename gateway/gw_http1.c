@@ -45,6 +45,8 @@ static const char *const hdr_names[GW_H_COUNT] = {
 	[GW_H_EXPECT] = "expect",
 	[GW_H_TRANSFER_ENCODING] = "transfer-encoding",
 	[GW_H_ORIGIN] = "origin",
+	[GW_H_AC_REQUEST_METHOD] = "access-control-request-method",
+	[GW_H_AC_REQUEST_HEADERS] = "access-control-request-headers",
 };
 
 struct gw_http {
@@ -111,6 +113,8 @@ status_text(int status)
 		return "Switching Protocols";
 	case 200:
 		return "OK";
+	case 204:
+		return "No Content";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -178,12 +182,17 @@ gw_http1_respond(struct gw_conn *c, int status, const char *ctype,
 		return;
 	if (h != NULL && !h->keep_alive)
 		close = true;
-	gw_buf_printf(
-		&head,
-		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-		"Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n",
-		status, status_text(status), ctype, blen, extra ? extra : "",
-		close ? "Connection: close\r\n" : "");
+	if (status == 204) /* RFC 9110 §8.6: no Content-Length */
+		blen = 0;
+	gw_buf_printf(&head, "HTTP/1.1 %d %s\r\n", status,
+		      status_text(status));
+	if (status != 204)
+		gw_buf_printf(&head,
+			      "Content-Type: %s\r\nContent-Length: %zu\r\n",
+			      ctype, blen);
+	gw_buf_printf(&head, "Cache-Control: no-store\r\n%s%s\r\n",
+		      extra ? extra : "",
+		      close ? "Connection: close\r\n" : "");
 	if (gw_conn_fits(c, head.len + blen)) {
 		gw_conn_send_raw(c, head.data, head.len);
 		if (h == NULL || h->p.method != HTTP_HEAD)

@@ -5,7 +5,9 @@
  * validates ids, so a bad one answers 400, not 404), "+" any non-empty
  * one. The first route whose pattern and method match wins; a path that
  * some route matches with another method answers 405, before any
- * authentication; anything else 404.
+ * authentication; anything else 404. Paths that come from configuration
+ * (SignalR hubs) are in a second table, matched by a function of their
+ * module, after every fixed path.
  *
  * A request asking for an upgrade to something other than what its
  * route speaks is answered and the connection closed, since what follows
@@ -19,6 +21,7 @@
 
 #include "gw_fe_api.h"
 #include "gw_fe_compat.h"
+#include "gw_fe_signalr.h"
 #include "gw_metrics.h"
 #include "gw_upgrade.h"
 #include "prs_util.h"
@@ -68,6 +71,21 @@ static const struct gw_route routes[] = {
 	{M(HTTP_GET), "/admin/online-users/", gw_compat_admin_online, false},
 };
 
+/* Routes at configured paths: match says whether pp is one. */
+struct gw_route_conf {
+	uint64_t methods;
+	bool (*match)(const struct gw_server *srv, const struct gw_path *pp);
+	gw_route_fn fn;
+	bool upgrade;
+};
+
+static const struct gw_route_conf conf_routes[] = {
+	/* SignalR hubs (signalr_paths) */
+	{M(HTTP_POST) | M(HTTP_OPTIONS), gw_signalr_is_negotiate,
+	 gw_signalr_negotiate, false},
+	{M(HTTP_GET), gw_signalr_is_hub, gw_signalr_connect, true},
+};
+
 /* True if the decoded path pp has the segments of pattern. */
 static bool
 router_match(const char *pattern, const struct gw_path *pp)
@@ -93,30 +111,50 @@ router_match(const char *pattern, const struct gw_path *pp)
 	return false;
 }
 
+/* Calls fn if rq's method is one of methods (true), else notes that
+ * the path is known. */
+static bool
+router_call(struct gw_conn *c, const struct gw_http1_req *rq,
+	    const struct gw_path *pp, uint64_t methods, gw_route_fn fn,
+	    bool upgrade, bool *known)
+{
+	if (rq->method < 0 || rq->method >= 64 ||
+	    (methods & M(rq->method)) == 0) {
+		*known = true;
+		return false;
+	}
+	if (rq->upgrade && !upgrade)
+		gw_http1_close_after(c);
+	fn(c, rq, pp);
+	return true;
+}
+
 static void
 router_route(struct gw_conn *c, const struct gw_http1_req *rq,
 	     const struct gw_path *pp)
 {
-	const struct gw_route *known = NULL;
+	bool known = false;
 	size_t i;
 
 	for (i = 0; i < PRS_ARRAY_LEN(routes); i++) {
 		const struct gw_route *r = &routes[i];
 
-		if (!router_match(r->pattern, pp))
-			continue;
-		if (rq->method >= 0 && rq->method < 64 &&
-		    (r->methods & M(rq->method)) != 0) {
-			if (rq->upgrade && !r->upgrade)
-				gw_http1_close_after(c);
-			r->fn(c, rq, pp);
+		if (router_match(r->pattern, pp) &&
+		    router_call(c, rq, pp, r->methods, r->fn, r->upgrade,
+				&known))
 			return;
-		}
-		known = r;
+	}
+	for (i = 0; i < PRS_ARRAY_LEN(conf_routes); i++) {
+		const struct gw_route_conf *r = &conf_routes[i];
+
+		if (r->match(c->srv, pp) &&
+		    router_call(c, rq, pp, r->methods, r->fn, r->upgrade,
+				&known))
+			return;
 	}
 	if (rq->upgrade)
 		gw_http1_close_after(c);
-	if (known != NULL)
+	if (known)
 		gw_http1_respond_error(c, 405, NULL, "method not allowed",
 				       NULL, false);
 	else

@@ -590,4 +590,7 @@ gw_config_defaults(struct gw_config *cfg)
 	cfg->max_headers = 64;
 	cfg->allowed_origins = "";
 	cfg->compat_events = "";
+	cfg->signalr_paths = "/hubs/location,/hubs/presence";
+	cfg->signalr_keepalive_ms = 15000;
+	cfg->signalr_client_timeout_ms = 30000;
 }

@@ -49,6 +49,9 @@ struct gw_config {
 	int64_t max_headers;         /* header lines per request (431) */
 	char *allowed_origins;       /* comma-separated; "" = any Origin */
 	char *compat_events; /* "" (v1) or "seed004": /ws/presence/{id} */
+	char *signalr_paths; /* comma-separated SignalR hub paths */
+	int64_t signalr_keepalive_ms;      /* server silence: send a Ping */
+	int64_t signalr_client_timeout_ms; /* client silence: drop it */
 };
 
 enum gw_conn_state {
@@ -66,6 +69,8 @@ struct gw_ws_close_in;
 struct gw_conn;
 struct gw_ws_handler;
 struct gw_fe;
+struct gw_sr_conn;
+struct gw_sr_hub;
 
 /* What the protocol a connection speaks does with it: set by the codec
  * (gw_http1_attach, gw_ws_start), called by the connection layer, which
@@ -117,6 +122,7 @@ struct gw_conn {
 	wslay_event_context_ptr ws;
 	struct gw_ws_close_in *close_in; /* a client's close frame (gw_ws.c) */
 	struct gw_session *sess;         /* after hello */
+	struct gw_sr_conn *signalr;      /* SignalR state (gw_fe_signalr.c) */
 	char *auth_user;             /* identity established at the upgrade */
 	int64_t auth_exp;            /* its token's exp (wall ms); 0 = none */
 	struct gw_conn *prev, *next; /* srv->conns */
@@ -208,8 +214,9 @@ struct gw_server {
 	/* the frontend of /ws/presence/{id} sessions (compat_events; set
 	 * by gw_gateway.c, NULL: v1) */
 	const struct gw_fe *user_ws_fe;
-	struct gw_view *views; /* what clients were shown, per user */
-	struct gw_buf scratch; /* reused for JSON and frames */
+	struct gw_view *views;     /* what clients were shown, per user */
+	struct gw_sr_hub *signalr; /* SignalR hubs (gw_fe_signalr.c) */
+	struct gw_buf scratch;     /* reused for JSON and frames */
 	struct gw_buf frames[GW_FE_KINDS_MAX]; /* one event, per kind */
 	bool stopping;
 	bool listening;

@@ -270,10 +270,14 @@ ws_tick(struct gw_conn *c, int64_t now)
 		prs_debug("conn %llu: heartbeat timeout",
 			  (unsigned long long) c->serial);
 		gw_conn_abort(c);
-	} else if (now >= c->next_ping) {
+		return;
+	}
+	if (now >= c->next_ping) {
 		gw_ws_ping(c);
 		c->next_ping = now + cfg->heartbeat_ms;
 	}
+	if (c->ws_handler->tick != NULL)
+		c->ws_handler->tick(c, now);
 }
 
 static void
@@ -291,7 +295,10 @@ ws_expired(struct gw_conn *c)
 static void
 ws_stop(struct gw_conn *c)
 {
-	gw_ws_close(c, 1001, "server shutting down", false);
+	if (c->ws_handler->stop != NULL)
+		c->ws_handler->stop(c);
+	else
+		gw_ws_close(c, 1001, "server shutting down", false);
 }
 
 static void
@@ -421,6 +428,8 @@ gw_ws_close(struct gw_conn *c, uint16_t code, const char *reason, bool clean)
 void
 gw_ws_free(struct gw_conn *c)
 {
+	if (c->ws_handler != NULL && c->ws_handler->release != NULL)
+		c->ws_handler->release(c);
 	if (c->ws != NULL)
 		wslay_event_context_free(c->ws);
 	c->ws = NULL;
