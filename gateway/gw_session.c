@@ -91,6 +91,7 @@ session_info(const struct gw_session *s, Prs__SessionInfo *si)
 	si->status_at = s->status_at;
 	si->idle = s->idle;
 	si->since = s->since;
+	si->all_users = s->watch_all;
 }
 
 static void
@@ -222,6 +223,26 @@ gw_session_watch_add(struct gw_session *s, json_t *v)
 	}
 	free(cand);
 	return 0;
+}
+
+void
+gw_session_watch_all(struct gw_server *srv, struct gw_session *s, bool on)
+{
+	Prs__Envelope env = PRS__ENVELOPE__INIT;
+	Prs__Request rq = PRS__REQUEST__INIT;
+
+	if (s->watch_all == on)
+		return;
+	s->watch_all = on;
+	/* No reply is awaited: on the same stream as the announce, so the
+	 * registry knows s; if it restarts meanwhile, the re-announce carries
+	 * the flag instead. */
+	rq.sid = s->sid;
+	rq.op = on ? PRS__OP__OP_WATCH_ALL : PRS__OP__OP_UNWATCH_ALL;
+	rq.user_id = s->user_id;
+	env.body_case = PRS__ENVELOPE__BODY_REQUEST;
+	env.request = &rq;
+	gw_reg_send(srv, &env);
 }
 
 void

@@ -35,6 +35,12 @@ void gw_session_await(struct gw_server *srv, struct gw_session *s);
 int gw_session_watch_add(struct gw_session *s, json_t *v);
 /* Removes the ids of the JSON array v from s's watches. */
 void gw_session_watch_del(struct gw_session *s, json_t *v);
+/* s receives every user's changes (on) or no longer: the frontend decided
+ * that it may (COMPAT: admins, or a gateway key). Set s->watch_all before
+ * the first announce instead; either way every re-announce carries it, so
+ * a change lost on the way is repaired. */
+void gw_session_watch_all(struct gw_server *srv, struct gw_session *s,
+			  bool on);
 /* A session with a token lifetime (exp, wall ms; 0 = none): makes sure
  * the cron looks at it then. */
 void gw_session_token_watch(struct gw_server *srv, int64_t exp);

@@ -158,6 +158,7 @@ struct gw_session {
 	int64_t token_exp; /* wall ms: the session ends then (auth jwt, the
 			      exp of its latest token); 0 = never */
 	bool idle;         /* the client reported its device idle */
+	bool watch_all;    /* receives every user's changes (all_users) */
 };
 
 struct gw_fe;

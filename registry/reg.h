@@ -130,6 +130,8 @@ struct reg_session {
 	bool idle;         /* v1.1: the client reported its device idle */
 	int64_t since;     /* v1.1: ms since epoch when the session began */
 	char *device;      /* v1.1: as the hello named it, NULL = none */
+	bool all; /* receives every user's changes (r->all_sessions) */
+	struct reg_session *aprev, *anext;
 };
 
 struct reg_gw {
@@ -205,6 +207,9 @@ struct reg {
 	 * clients already see). */
 	struct reg_gw *only_gw;
 	bool repair;
+	/* Sessions that receive every user's changes (all_users). */
+	struct reg_session *all_sessions;
+	size_t nall;
 
 	/* persistence */
 	int64_t version;
@@ -243,6 +248,13 @@ void reg_status_set(struct reg *r, struct reg_session *s, int status,
 		    const char *text, int64_t at);
 int reg_watch_add(struct reg *r, struct reg_session *s, struct reg_user *u);
 void reg_watch_del(struct reg *r, struct reg_session *s, struct reg_user *u);
+/* reg_audience.c: emit u's view as others see it to its audience, and
+ * its own view to its sessions but origin (NULL: all of them). */
+void reg_emit_others(struct reg *r, struct reg_user *u, int64_t now);
+void reg_emit_own(struct reg *r, struct reg_user *u,
+		  struct reg_session *origin, int64_t now);
+/* s receives every user's changes (on), or no longer; idempotent. */
+void reg_watch_all(struct reg *r, struct reg_session *s, bool on);
 void reg_member_add(struct reg *r, const char *thread, const char *user,
 		    bool persist);
 void reg_member_del(struct reg *r, struct reg_thread *t, struct reg_user *u,
@@ -315,5 +327,26 @@ void reg_gw_dead(struct reg *r, struct reg_gw *gw);
 void reg_gw_vcheck_free(struct reg_gw *gw);
 void reg_cron(struct reg *r);
 void reg_flush_writes(struct reg *r);
+
+/* The state is loaded: tells systemd, asks every gateway to re-announce. */
+void reg_link_serving(struct reg *r);
+
+/* reg_query.c: answers a gateway's Request (checked first). */
+void reg_on_request(struct reg *r, struct reg_gw *gw, Prs__Request *q);
+/* reg_pst.c: the persister link. Asks for the state load (load_id); the
+ * registry's reg_out callbacks for writes; handles what the persister
+ * sends (load chunks, acks). */
+void reg_pst_load(struct reg *r);
+void reg_pst_dirty_cb(struct reg *r, struct reg_user *u);
+void reg_pst_history_cb(struct reg *r, const char *user, int status,
+			int64_t at);
+void reg_pst_memop_cb(struct reg *r, const char *thread, const char *user,
+		      bool add);
+void reg_on_persister(struct reg *r, Prs__Envelope *env);
+/* Cron: repeats an unanswered load or an unacknowledged batch to a live
+ * persister. */
+void reg_pst_cron(struct reg *r, int64_t now);
+/* Frees what waits to be written (at stop). */
+void reg_pst_free(struct reg *r);
 
 #endif

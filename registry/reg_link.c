@@ -1,7 +1,7 @@
 /*
- * The registry's messages: gateways (sessions in, events out), the
- * persister (state load in, coalesced write batches out), liveness and
- * resynchronisation (docs/DESIGN.md, "Links").
+ * The registry's links: the inbox, gateways (sessions in, events out),
+ * liveness and resynchronisation (docs/DESIGN.md, "Links"). Requests are
+ * answered in reg_query.c, the persister's side is reg_pst.c.
  *
  * Everything that arrives is hostile until checked: ids are validated,
  * lists are capped, unknown gateways and sessions are ignored. A gateway is
@@ -18,8 +18,6 @@
 #include <systemd/sd-daemon.h>
 #include <utlist.h>
 
-#define BATCH_ROWS_MAX      2000
-#define LOAD_RETRY_MS       1000
 #define HELLO_EVERY_MS      500
 #define HOLD_MIN_MS         1000 /* two gateway Hello periods */
 #define RESYNC_RETRY_MS     1000 /* first repeat of an unanswered Resync */
@@ -137,6 +135,16 @@ send_resync(struct reg *r, struct reg_gw *gw)
 		 gw->resync_tries > 0 ? " (again: no answer yet)" : "");
 }
 
+void
+reg_link_serving(struct reg *r)
+{
+	struct reg_gw *gw, *tmp;
+
+	sd_notify(0, "STATUS=serving");
+	HASH_ITER (hh, r->gws, gw, tmp)
+		send_resync(r, gw);
+}
+
 static void
 resync_retry(struct reg *r, struct reg_gw *gw, int64_t now)
 {
@@ -153,20 +161,13 @@ resync_retry(struct reg *r, struct reg_gw *gw, int64_t now)
 	send_resync(r, gw);
 }
 
-static void
-send_load(struct reg *r)
-{
-	Prs__Envelope env = PRS__ENVELOPE__INIT;
-	Prs__LoadRequest lr = PRS__LOAD_REQUEST__INIT;
-
-	lr.load_id = r->load_id;
-	env.body_case = PRS__ENVELOPE__BODY_LOAD;
-	env.load = &lr;
-	if (r->pst != NULL)
-		prs_peer_send(r->pst, &env);
-	r->load_sent = prs_mono_ms();
-	r->load_next = 0;
-}
+const struct reg_out reg_link_out = {
+	.event_cb = link_event_cb,
+	.typing_cb = link_typing_cb,
+	.dirty_cb = reg_pst_dirty_cb,
+	.history_cb = reg_pst_history_cb,
+	.memop_cb = reg_pst_memop_cb,
+};
 
 /* ---- gateways --------------------------------------------------------- */
 
@@ -262,328 +263,6 @@ view_checks_release(struct reg *r)
 		prs_info("view checks after the hold: %zu users", n);
 }
 
-static Prs__Presence *
-presence_fill(struct reg *r, Prs__Presence *p, const char *id,
-	      const char *caller, int64_t now)
-{
-	struct reg_user *u = reg_user_find(r, id, strlen(id));
-
-	if (u != NULL) {
-		reg_view(u, caller != NULL && strcmp(caller, id) == 0, now, p);
-	} else {
-		prs__presence__init(p);
-		p->user_id = (char *) id;
-		p->status = PRS__STATUS__ST_OFFLINE;
-	}
-	return p;
-}
-
-struct reply_buf {
-	Prs__Reply rep;
-	Prs__Presence *pv;
-	size_t cap, idcap;
-};
-
-static void
-reply_user(struct reg *r, struct reply_buf *b, const char *id,
-	   const char *caller, int64_t now)
-{
-	if (b->rep.n_users == b->cap) {
-		size_t i;
-		b->cap = b->cap ? b->cap * 2 : 16;
-		b->pv = xrealloc(b->pv, b->cap * sizeof(*b->pv));
-		b->rep.users =
-			xrealloc(b->rep.users, b->cap * sizeof(*b->rep.users));
-		for (i = 0; i < b->rep.n_users; i++)
-			b->rep.users[i] = &b->pv[i];
-	}
-	presence_fill(r, &b->pv[b->rep.n_users], id, caller, now);
-	b->rep.users[b->rep.n_users] = &b->pv[b->rep.n_users];
-	b->rep.n_users++;
-}
-
-static void
-reply_id(struct reply_buf *b, char *id)
-{
-	if (b->rep.n_user_ids == b->idcap) {
-		b->idcap = b->idcap ? b->idcap * 2 : 16;
-		b->rep.user_ids =
-			xrealloc(b->rep.user_ids, b->idcap * sizeof(char *));
-	}
-	b->rep.user_ids[b->rep.n_user_ids++] = id;
-}
-
-static bool
-ids_valid(Prs__Request *q, size_t max)
-{
-	size_t i;
-	if (q->n_user_ids > max)
-		return false;
-	for (i = 0; i < q->n_user_ids; i++)
-		if (!prs_id_valid(q->user_ids[i], strlen(q->user_ids[i])))
-			return false;
-	return true;
-}
-
-/* The caller first (when it has sessions), then the online co-members of
- * its threads and the online users its sessions watch, each once; at most
- * max users. */
-static void
-audience_list(struct reg *r, struct reg_user *caller, const char *id,
-	      struct reply_buf *b, int64_t now, size_t max)
-{
-	uint64_t mark = ++r->mark;
-	struct reg_member *m, *mt, *m2, *m2t;
-	struct reg_session *cs;
-
-	if (caller == NULL)
-		return;
-	caller->mark = mark; /* the caller first, as in the thread form */
-	if (caller->nsessions > 0)
-		reply_user(r, b, caller->id, id, now);
-	HASH_ITER (hh_u, caller->threads, m, mt) {
-		HASH_ITER (hh_t, m->t->members, m2, m2t) {
-			if (b->rep.n_users >= max)
-				return;
-			if (m2->u->mark == mark || !reg_user_online(m2->u))
-				continue;
-			m2->u->mark = mark;
-			reply_user(r, b, m2->u->id, id, now);
-		}
-	}
-	DL_FOREACH2 (caller->sessions, cs, unext) {
-		struct reg_watch *w, *wt;
-		HASH_ITER (hh, cs->watches, w, wt) {
-			if (b->rep.n_users >= max)
-				return;
-			if (w->u->mark == mark || !reg_user_online(w->u))
-				continue;
-			w->u->mark = mark;
-			reply_user(r, b, w->u->id, id, now);
-		}
-	}
-}
-
-static const char *
-req_list_online(struct reg *r, Prs__Request *q, struct reg_session *s,
-		struct reply_buf *b, int64_t now)
-{
-	struct reg_user *caller =
-		reg_user_find(r, q->user_id, strlen(q->user_id));
-	struct reg_member *m, *mt;
-	struct reg_user *u, *ut;
-
-	if (q->thread_id[0] != '\0') {
-		struct reg_thread *t = reg_thread_find(r, q->thread_id);
-		if (!q->admin && !reg_is_member(t, caller))
-			return "forbidden";
-		if (t == NULL)
-			return NULL;
-		HASH_ITER (hh_t, t->members, m, mt) {
-			bool own = m->u == caller;
-			if (reg_user_online(m->u) ||
-			    (own && m->u->nsessions > 0))
-				reply_user(r, b, m->u->id, q->user_id, now);
-		}
-		return NULL;
-	}
-	if (s == NULL) {
-		if (!q->admin)
-			return "forbidden";
-		HASH_ITER (hh, r->users, u, ut) {
-			if (reg_user_online(u))
-				reply_user(r, b, u->id, NULL, now);
-		}
-		return NULL;
-	}
-	audience_list(r, caller, q->user_id, b, now, SIZE_MAX);
-	return NULL;
-}
-
-/* OP_LIST_AUDIENCE (drop-in endpoints): what a session of an HTTP caller
- * (sid 0) would be shown by OP_LIST_ONLINE without thread: everyone
- * online under audience "all", else as audience_list; at most
- * REG_AUDIENCE_MAX users. */
-static const char *
-req_list_audience(struct reg *r, Prs__Request *q, struct reply_buf *b,
-		  int64_t now)
-{
-	struct reg_user *caller =
-		reg_user_find(r, q->user_id, strlen(q->user_id));
-	struct reg_user *u, *ut;
-
-	if (!prs_id_valid(q->user_id, strlen(q->user_id)))
-		return "bad_request";
-	if (strcmp(r->cfg.audience, "all") != 0) {
-		audience_list(r, caller, q->user_id, b, now, REG_AUDIENCE_MAX);
-		return NULL;
-	}
-	if (caller != NULL && caller->nsessions > 0)
-		reply_user(r, b, caller->id, q->user_id, now);
-	HASH_ITER (hh, r->users, u, ut) {
-		if (b->rep.n_users >= REG_AUDIENCE_MAX)
-			break;
-		if (u != caller && reg_user_online(u))
-			reply_user(r, b, u->id, q->user_id, now);
-	}
-	return NULL;
-}
-
-static const char *
-req_members(struct reg *r, Prs__Request *q, struct reply_buf *b)
-{
-	struct reg_thread *t = reg_thread_find(r, q->thread_id);
-	struct reg_member *m, *mt;
-	size_t i;
-
-	if (!q->admin)
-		return "forbidden";
-	if (!prs_id_valid(q->thread_id, strlen(q->thread_id)) ||
-	    !ids_valid(q, 100000))
-		return "bad_request";
-	switch (q->op) {
-	case PRS__OP__OP_MEMBERS_GET:
-		if (t != NULL)
-			HASH_ITER (hh_t, t->members, m, mt)
-				reply_id(b, m->u->id);
-		break;
-	case PRS__OP__OP_MEMBERS_SET: {
-		uint64_t mark = ++r->mark;
-		for (i = 0; i < q->n_user_ids; i++)
-			reg_user_get(r, q->user_ids[i])->mark = mark;
-		if (t != NULL)
-			HASH_ITER (hh_t, t->members, m, mt) {
-				if (m->u->mark != mark) {
-					/* the last removal frees the thread */
-					bool last = HASH_CNT(hh_t,
-							     t->members) == 1;
-					reg_member_del(r, t, m->u, true);
-					if (last)
-						break;
-				}
-			}
-	}
-		/* fall through */
-	case PRS__OP__OP_MEMBERS_ADD:
-		for (i = 0; i < q->n_user_ids; i++)
-			reg_member_add(r, q->thread_id, q->user_ids[i], true);
-		break;
-	case PRS__OP__OP_MEMBERS_DEL:
-		for (i = 0; t != NULL && i < q->n_user_ids; i++) {
-			struct reg_user *u = reg_user_find(
-				r, q->user_ids[i], strlen(q->user_ids[i]));
-			bool last = HASH_CNT(hh_t, t->members) == 1 &&
-				    reg_is_member(t, u);
-			if (u != NULL)
-				reg_member_del(r, t, u, true);
-			if (last)
-				t = NULL;
-		}
-		break;
-	default:
-		break;
-	}
-	return NULL;
-}
-
-static void
-on_request(struct reg *r, struct reg_gw *gw, Prs__Request *q)
-{
-	Prs__Envelope env = PRS__ENVELOPE__INIT;
-	struct reply_buf b = {.rep = PRS__REPLY__INIT};
-	struct reg_session *s = NULL;
-	const char *err = NULL;
-	int64_t now = prs_now_ms();
-	size_t i;
-
-	b.rep.req = q->req;
-	b.rep.held = r->hold;
-	if (q->sid != 0 && (s = reg_session_find(gw, q->sid)) == NULL) {
-		err = "unavailable";
-		b.rep.message = "session not known to the registry yet";
-		goto reply;
-	}
-	switch (q->op) {
-	case PRS__OP__OP_QUERY:
-		if (!ids_valid(q, REG_MAX_IDS)) {
-			err = "bad_request";
-			break;
-		}
-		for (i = 0; i < q->n_user_ids; i++)
-			reply_user(r, &b, q->user_ids[i], q->user_id, now);
-		break;
-	case PRS__OP__OP_WATCH:
-	case PRS__OP__OP_UNWATCH:
-		if (s == NULL || !ids_valid(q, REG_MAX_IDS)) {
-			err = "bad_request";
-			break;
-		}
-		for (i = 0; i < q->n_user_ids; i++) {
-			if (q->op == PRS__OP__OP_UNWATCH) {
-				struct reg_user *u =
-					reg_user_find(r, q->user_ids[i],
-						      strlen(q->user_ids[i]));
-				if (u != NULL)
-					reg_watch_del(r, s, u);
-				continue;
-			}
-			if (reg_watch_add(r, s,
-					  reg_user_get(r, q->user_ids[i])) <
-			    0) {
-				err = "too_large";
-				b.rep.message = "at most 10000 watched users "
-						"per session";
-				break;
-			}
-			reply_user(r, &b, q->user_ids[i], q->user_id, now);
-		}
-		break;
-	case PRS__OP__OP_LIST_ONLINE:
-		if (q->thread_id[0] != '\0' &&
-		    !prs_id_valid(q->thread_id, strlen(q->thread_id))) {
-			err = "bad_request";
-			break;
-		}
-		err = req_list_online(r, q, s, &b, now);
-		break;
-	case PRS__OP__OP_LIST_AUDIENCE:
-		err = req_list_audience(r, q, &b, now);
-		break;
-	case PRS__OP__OP_ONLINE_SESSIONS:
-		reg_admin_online(r, gw, q); /* it answers (reg_admin.c) */
-		return;
-	case PRS__OP__OP_MEMBERS_GET:
-	case PRS__OP__OP_MEMBERS_SET:
-	case PRS__OP__OP_MEMBERS_ADD:
-	case PRS__OP__OP_MEMBERS_DEL:
-		err = req_members(r, q, &b);
-		break;
-	case PRS__OP__OP_SESSIONS:
-	case PRS__OP__OP_KICK:
-	case PRS__OP__OP_HISTORY:
-		reg_admin_request(r, gw, q); /* it answers (reg_admin.c) */
-		return;
-	default:
-		err = "bad_request";
-		b.rep.message = "unknown operation";
-		break;
-	}
-reply:
-	if (err != NULL) {
-		b.rep.error = (char *) err;
-		b.rep.n_users = 0;
-		b.rep.n_user_ids = 0;
-		if (b.rep.message == NULL || b.rep.message[0] == '\0')
-			b.rep.message = (char *) err;
-	}
-	env.body_case = PRS__ENVELOPE__BODY_REPLY;
-	env.reply = &b.rep;
-	gw_send(gw, &env);
-	free(b.pv);
-	free(b.rep.users);
-	free(b.rep.user_ids);
-}
-
 static void
 on_sessions(struct reg *r, struct reg_gw *gw, Prs__SessionBatch *sb)
 {
@@ -676,7 +355,7 @@ on_gateway(struct reg *r, Prs__Envelope *env, uint32_t pipe)
 		on_view_check(r, gw, env->view_check);
 		break;
 	case PRS__ENVELOPE__BODY_REQUEST:
-		on_request(r, gw, env->request);
+		reg_on_request(r, gw, env->request);
 		break;
 	case PRS__ENVELOPE__BODY_TYPING: {
 		Prs__Typing *ty = env->typing;
@@ -698,326 +377,6 @@ on_gateway(struct reg *r, Prs__Envelope *env, uint32_t pipe)
 	}
 }
 
-/* ---- persister -------------------------------------------------------- */
-
-static void
-batch_free(Prs__WriteBatch *b)
-{
-	size_t i;
-
-	if (b == NULL)
-		return;
-	for (i = 0; i < b->n_rows; i++) {
-		Prs__Presence *p = b->rows[i]->p;
-		free(p->user_id);
-		free(p->text);
-		free(p->meta);
-		free(p);
-		free(b->rows[i]);
-	}
-	for (i = 0; i < b->n_history; i++) {
-		free(b->history[i]->user_id);
-		free(b->history[i]);
-	}
-	for (i = 0; i < b->n_members; i++) {
-		free(b->members[i]->thread_id);
-		free(b->members[i]->user_id);
-		free(b->members[i]);
-	}
-	free(b->rows);
-	free(b->history);
-	free(b->members);
-	free(b);
-}
-
-static void
-batch_send(struct reg *r)
-{
-	Prs__Envelope env = PRS__ENVELOPE__INIT;
-
-	env.body_case = PRS__ENVELOPE__BODY_BATCH;
-	env.batch = r->inflight;
-	if (r->pst != NULL)
-		prs_peer_send(r->pst, &env);
-	r->inflight_sent = prs_mono_ms();
-}
-
-static int64_t
-version_next(struct reg *r)
-{
-	int64_t now_us = prs_now_ms() * 1000;
-	r->version = r->version + 1 > now_us ? r->version + 1 : now_us;
-	return r->version;
-}
-
-bool
-reg_pst_alive(const struct reg *r)
-{
-	return r->pst_epoch != 0 && prs_mono_ms() - r->pst_last_heard < 2000;
-}
-
-uint64_t
-reg_write_horizon(const struct reg *r)
-{
-	return r->nhistory > 0 ? r->batch_seq + 1 : r->batch_seq;
-}
-
-static void
-link_dirty_cb(struct reg *r, struct reg_user *u)
-{
-	if (u->dirty)
-		return;
-	u->dirty = true;
-	u->dirty_next = r->dirty_head;
-	r->dirty_head = u;
-	r->ndirty++;
-}
-
-static void
-link_history_cb(struct reg *r, const char *user, int status, int64_t at)
-{
-	Prs__HistoryRow *h;
-
-	if (r->nhistory >= REG_HISTORY_MAX) {
-		/* History is best effort; presence rows are not. Drop the
-		 * oldest half at once: one move per REG_HISTORY_MAX / 2 rows,
-		 * not one per row, while the persister is away. */
-		size_t i, half = r->nhistory / 2;
-		for (i = 0; i < half; i++) {
-			free(r->history[i]->user_id);
-			free(r->history[i]);
-		}
-		memmove(r->history, r->history + half,
-			(r->nhistory - half) * sizeof(*r->history));
-		r->nhistory -= half;
-		prs_warn("persister away: dropped the %zu oldest history rows",
-			 half);
-	}
-	if (r->nhistory == r->historycap) {
-		r->historycap = r->historycap ? r->historycap * 2 : 64;
-		r->history = xrealloc(r->history,
-				      r->historycap * sizeof(*r->history));
-	}
-	h = xmalloc(sizeof(*h));
-	prs__history_row__init(h);
-	h->user_id = xstrdup(user);
-	h->status = status;
-	h->at = at;
-	r->history[r->nhistory++] = h;
-}
-
-static void
-link_memop_cb(struct reg *r, const char *thread, const char *user, bool add)
-{
-	size_t tl = strlen(thread), ul = strlen(user), len = tl + ul + 1;
-	char *key = xmalloc(len + 1);
-	struct reg_memop *op;
-
-	memcpy(key, thread, tl + 1);
-	memcpy(key + tl + 1, user, ul + 1);
-	HASH_FIND(hh, r->memops, key, len, op);
-	if (op != NULL) {
-		op->add = add; /* latest wins */
-		free(key);
-		return;
-	}
-	op = xcalloc(1, sizeof(*op));
-	op->key = key;
-	op->keylen = len;
-	op->add = add;
-	HASH_ADD_KEYPTR(hh, r->memops, op->key, op->keylen, op);
-}
-
-const struct reg_out reg_link_out = {
-	.event_cb = link_event_cb,
-	.typing_cb = link_typing_cb,
-	.dirty_cb = link_dirty_cb,
-	.history_cb = link_history_cb,
-	.memop_cb = link_memop_cb,
-};
-
-void
-reg_flush_writes(struct reg *r)
-{
-	Prs__WriteBatch *b;
-	struct reg_memop *op, *tmp;
-	size_t n = 0;
-	struct reg_user *u;
-	int64_t now = prs_now_ms(), mono;
-
-	if (r->inflight != NULL || r->pst == NULL ||
-	    (r->dirty_head == NULL && r->memops == NULL && r->nhistory == 0))
-		return;
-	/* The write window: one new batch per write_window_ms at most, so
-	 * that a user changing several times meanwhile is one row and
-	 * PostgreSQL commits once per window, not once per loop iteration.
-	 * A full batch's worth of pending rows goes at once (the
-	 * write-behind stays bounded), and so does everything when
-	 * stopping (invariant 4). Membership changes do not wait: they are
-	 * rare, an admin was told "ok", and no gateway re-announces them
-	 * after a registry crash (presence rows are soft state, see
-	 * docs/DESIGN.md "Durability"). Nobody waits for a timer of its
-	 * own: the loop wakes at least once per cron period (100 ms). */
-	mono = prs_mono_ms();
-	if (r->cfg.write_window_ms > 0 && !r->stopping && r->memops == NULL &&
-	    mono - r->write_last < r->cfg.write_window_ms &&
-	    r->ndirty < BATCH_ROWS_MAX && r->nhistory < BATCH_ROWS_MAX)
-		return;
-	r->write_last = mono;
-	b = xmalloc(sizeof(*b));
-	prs__write_batch__init(b);
-	b->batch = ++r->batch_seq;
-	for (u = r->dirty_head; u != NULL && n < BATCH_ROWS_MAX;
-	     u = u->dirty_next)
-		n++;
-	b->rows = xcalloc(n, sizeof(*b->rows));
-	while (r->dirty_head != NULL && b->n_rows < n) {
-		Prs__PresenceRow *row = xmalloc(sizeof(*row));
-		Prs__Presence view, *p = xmalloc(sizeof(*p));
-		u = r->dirty_head;
-		r->dirty_head = u->dirty_next;
-		r->ndirty--;
-		u->dirty = false;
-		reg_view(u, true, now, &view);
-		prs__presence_row__init(row);
-		prs__presence__init(p);
-		p->user_id = xstrdup(u->id);
-		/* the chosen status: auto-away is derived, never stored */
-		p->status =
-			view.auto_away ? PRS__STATUS__ST_ONLINE : view.status;
-		p->auto_away = view.auto_away;
-		p->is_online = reg_user_online(u);
-		p->has_text = u->text != NULL;
-		p->text = xstrdup(u->text ? u->text : "");
-		p->last_seen = u->last_seen;
-		p->since = u->since_own;
-		p->meta = xstrdup(u->meta ? u->meta : "");
-		row->p = p;
-		row->version = version_next(r);
-		b->rows[b->n_rows++] = row;
-	}
-	n = HASH_COUNT(r->memops);
-	b->members = xcalloc(n, sizeof(*b->members));
-	HASH_ITER (hh, r->memops, op, tmp) {
-		Prs__MemberOp *m = xmalloc(sizeof(*m));
-		prs__member_op__init(m);
-		m->thread_id = xstrdup(op->key);
-		m->user_id = xstrdup(op->key + strlen(op->key) + 1);
-		m->add = op->add;
-		b->members[b->n_members++] = m;
-		HASH_DEL(r->memops, op);
-		free(op->key);
-		free(op);
-	}
-	b->history = r->history;
-	b->n_history = r->nhistory;
-	r->history = NULL;
-	r->nhistory = r->historycap = 0;
-	r->inflight = b;
-	batch_send(r);
-}
-
-static void
-on_persister(struct reg *r, Prs__Envelope *env)
-{
-	r->pst_last_heard = prs_mono_ms();
-	if (r->load_id == 0)
-		r->load_id = r->epoch;
-	if (env->epoch != r->pst_epoch) {
-		prs_info("persister %s (epoch %llx)",
-			 r->pst_epoch ? "restarted" : "connected",
-			 (unsigned long long) env->epoch);
-		r->pst_epoch = env->epoch;
-		r->pst_next_seq = 0;
-		reg_history_fail_sent(r);
-		if (r->inflight != NULL)
-			batch_send(r);
-		if (!r->ready) {
-			r->loading = false;
-			send_load(r);
-		}
-	}
-	if (r->pst_next_seq != 0 && env->seq != r->pst_next_seq)
-		prs_warn("persister: sequence gap");
-	/* (A lost BatchAck is repaired by the batch's retry, a lost chunk by
-	 * the index check below; nothing else from the persister matters.) */
-	r->pst_next_seq = env->seq + 1;
-
-	switch (env->body_case) {
-	case PRS__ENVELOPE__BODY_ACK:
-		if (r->inflight == NULL ||
-		    env->ack->batch != r->inflight->batch)
-			break;
-		if (!env->ack->ok) {
-			prs_warn(
-				"persister failed batch %llu: %s (will retry)",
-				(unsigned long long) env->ack->batch,
-				env->ack->error);
-			break;
-		}
-		batch_free(r->inflight);
-		r->inflight = NULL;
-		reg_flush_writes(r);
-		break;
-	case PRS__ENVELOPE__BODY_HISTORY_REPLY:
-		reg_history_reply(r, env->history_reply);
-		break;
-	case PRS__ENVELOPE__BODY_CHUNK: {
-		Prs__LoadChunk *c = env->chunk;
-		size_t i;
-		if (r->ready || c->load_id != r->load_id)
-			break;
-		if (c->index != r->load_next) {
-			/* A chunk was lost: what came is applied again by the
-			 * new load (idempotently), the rest comes with it. */
-			prs_warn("state load: chunk %u lost (got %u): "
-				 "loading again",
-				 r->load_next, c->index);
-			r->load_id++;
-			r->loading = false;
-			send_load(r);
-			break;
-		}
-		r->load_next++;
-		if (c->error[0] != '\0') {
-			prs_warn("state load failed: %s (will retry)",
-				 c->error);
-			r->loading = false;
-			break;
-		}
-		r->loading = true;
-		r->load_sent = prs_mono_ms();
-		for (i = 0; i < c->n_rows; i++)
-			reg_user_loaded(r, c->rows[i]);
-		for (i = 0; i < c->n_members; i++) {
-			Prs__MemberOp *m = c->members[i];
-			if (prs_id_valid(m->thread_id, strlen(m->thread_id)) &&
-			    prs_id_valid(m->user_id, strlen(m->user_id)))
-				reg_member_add(r, m->thread_id, m->user_id,
-					       false);
-		}
-		if (c->last) {
-			struct reg_gw *gw, *tmp;
-			r->ready = true;
-			r->ready_at = prs_mono_ms();
-			/* Only a restart under live sessions needs the hold.
-			 */
-			r->hold = r->npending > 0;
-			r->resync_deadline =
-				prs_mono_ms() + r->cfg.resync_window_ms;
-			prs_info("state loaded: %u users, %u threads; serving",
-				 HASH_COUNT(r->users), HASH_COUNT(r->threads));
-			sd_notify(0, "STATUS=serving");
-			HASH_ITER (hh, r->gws, gw, tmp)
-				send_resync(r, gw);
-		}
-		break;
-	}
-	default:
-		break;
-	}
-}
-
 /* ---- inbox ------------------------------------------------------------ */
 
 void
@@ -1030,7 +389,7 @@ reg_link_recv(void *arg, Prs__Envelope *env, uint32_t pipe)
 		on_gateway(r, env, pipe);
 		break;
 	case PRS__KIND__KIND_PERSISTER:
-		on_persister(r, env);
+		reg_on_persister(r, env);
 		break;
 	default:
 		prs_warn("message from unknown kind %d dropped", env->kind);
@@ -1077,7 +436,6 @@ reg_cron(struct reg *r)
 	int64_t now = prs_mono_ms();
 	static int64_t last_hello, last_cron;
 	struct reg_gw *gw, *tmp;
-	bool pst_alive;
 
 	/* If we ourselves were stalled (SIGSTOP, swapping), the gateways'
 	 * silence is ours: their Hellos wait unread in the inbox. Give them
@@ -1126,17 +484,7 @@ reg_cron(struct reg *r)
 		r->resync_deadline = 0;
 		reg_resync_window_end(r);
 	}
-	/* Resend only to a persister that is alive: NNG would otherwise
-	 * queue every retry and deliver them all at once when it returns
-	 * (its restart triggers a resend anyway, see on_persister). */
-	pst_alive = r->pst_epoch != 0 && now - r->pst_last_heard < 2000;
-	if (pst_alive && !r->ready &&
-	    (r->loading ? now - r->load_sent >= 10000
-			: now - r->load_sent >= LOAD_RETRY_MS))
-		send_load(r);
-	if (pst_alive && r->inflight != NULL &&
-	    now - r->inflight_sent >= r->cfg.batch_retry_ms)
-		batch_send(r);
+	reg_pst_cron(r, now);
 }
 
 int
@@ -1157,9 +505,7 @@ reg_link_start(struct reg *r)
 void
 reg_link_stop(struct reg *r)
 {
-	struct reg_memop *op, *tmp;
 	struct reg_gw *gw, *gtmp;
-	size_t i;
 
 	prs_inbox_close(r->inbox);
 	reg_admin_free(r);
@@ -1169,18 +515,7 @@ reg_link_stop(struct reg *r)
 	}
 	reg_state_free(r);
 	prs_peer_close(r->pst);
-	batch_free(r->inflight);
-	r->inflight = NULL;
-	HASH_ITER (hh, r->memops, op, tmp) {
-		HASH_DEL(r->memops, op);
-		free(op->key);
-		free(op);
-	}
-	for (i = 0; i < r->nhistory; i++) {
-		free(r->history[i]->user_id);
-		free(r->history[i]);
-	}
-	free(r->history);
+	reg_pst_free(r);
 }
 
 void
