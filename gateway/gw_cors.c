@@ -1,82 +1,120 @@
 /*
- * CORS for the drop-in endpoints that browsers call from another origin
- * with credentials (seed 000's SignalR negotiate): the exact Origin is
- * echoed, never "*", which browsers refuse with credentials. The rule is
- * the WebSocket upgrade's (gw_upgrade.c): with allowed_origins set, only
- * a listed Origin gets the headers; empty, any Origin does (development).
- * An Origin outside the list gets no CORS headers at all, so the browser
- * keeps the answer from the page; the request itself is served as any
- * other, since only browsers honour CORS.
+ * CORS for the browser clients of the drop-ins (gw_cors.h). Why the exact
+ * Origin is echoed and never "*": those clients send credentials
+ * (withCredentials, cookies or Authorization), and browsers refuse a
+ * credentialed response whose Allow-Origin is "*". With allowed_origins
+ * empty (development) every Origin is echoed; with a list, only the
+ * listed ones, and others get no CORS header at all, so the browser keeps
+ * the response from the page.
  *
- * Echoed values come from the request, so they are echoed only when they
- * are short printable ASCII (no way to end the header line early).
+ * Whatever is echoed comes from request headers: it is checked to be
+ * plain visible ASCII (an Origin) or a list of header-name tokens (a
+ * preflight's Access-Control-Request-Headers) before it is written into
+ * our response, and echoed only when it is.
  */
 #include "gw_cors.h"
 
 #include <string.h>
 
-#define CORS_VALUE_MAX 512
-#define CORS_MAX_AGE   600 /* seconds a browser may cache a preflight */
+#include "prs_util.h"
 
-/* Printable ASCII without separators that could end a header. */
+#define PREFLIGHT_MAX_AGE 600  /* seconds a browser may cache a preflight */
+#define ECHO_MAX          1024 /* longest value we echo */
+
+/* Visible ASCII without spaces (an Origin: scheme://host[:port], "null"). */
 static bool
-cors_echoable(const char *v)
+cors_visible(const char *s)
 {
-	size_t i;
+	size_t n = strlen(s);
 
-	if (v == NULL || v[0] == '\0')
+	if (n == 0 || n > ECHO_MAX)
 		return false;
-	for (i = 0; v[i] != '\0'; i++)
-		if (i >= CORS_VALUE_MAX || v[i] < 0x20 || v[i] > 0x7e)
+	for (; *s; s++)
+		if (*s <= 0x20 || *s >= 0x7f)
 			return false;
 	return true;
 }
 
-bool
-gw_cors_allowed(const char *allowed, const char *origin)
+/* A comma-separated list of RFC 9110 tokens (header names). */
+static bool
+cors_token_list(const char *s)
 {
-	if (!cors_echoable(origin))
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+	size_t n = strlen(s);
+
+	if (n == 0 || n > ECHO_MAX)
 		return false;
-	return allowed == NULL || allowed[0] == '\0' ||
-	       gw_http1_token_list_has(allowed, origin);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char) *s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == ',' || ch == ' ' ||
+		    ch == '\t' || strchr(tchar, ch) != NULL)
+			continue;
+		return false;
+	}
+	return true;
 }
 
 bool
-gw_cors_headers(struct gw_buf *b, const char *allowed, const char *origin)
+gw_cors_allowed(const struct gw_config *cfg, const char *origin)
 {
-	if (!gw_cors_allowed(allowed, origin))
-		return false;
+	const char *allowed = cfg->allowed_origins;
+
+	if (allowed == NULL || allowed[0] == '\0' || origin == NULL)
+		return true;
+	return gw_http1_token_list_has(allowed, origin);
+}
+
+/* The Origin of rq to echo, or NULL. */
+static const char *
+cors_origin(const struct gw_config *cfg, const struct gw_http1_req *rq)
+{
+	const char *origin = rq->hdr[GW_H_ORIGIN];
+
+	if (origin == NULL || !cors_visible(origin) ||
+	    !gw_cors_allowed(cfg, origin))
+		return NULL;
+	return origin;
+}
+
+void
+gw_cors_headers(struct gw_buf *b, const struct gw_config *cfg,
+		const struct gw_http1_req *rq)
+{
+	const char *origin = cors_origin(cfg, rq);
+
+	if (origin == NULL)
+		return;
 	gw_buf_printf(b,
 		      "Access-Control-Allow-Origin: %s\r\n"
 		      "Access-Control-Allow-Credentials: true\r\n"
 		      "Vary: Origin\r\n",
 		      origin);
-	return true;
 }
 
 void
 gw_cors_preflight(struct gw_conn *c, const struct gw_http1_req *rq,
 		  const char *methods)
 {
-	const char *asked = rq->hdr[GW_H_AC_REQUEST_METHOD];
-	const char *hdrs = rq->hdr[GW_H_AC_REQUEST_HEADERS];
-	struct gw_buf extra = {0};
+	const struct gw_config *cfg = c->srv->cfg;
+	const char *origin = cors_origin(cfg, rq);
+	const char *asked = rq->hdr[GW_H_AC_REQUEST_HEADERS];
+	struct gw_buf h = {0};
 
-	if (gw_cors_headers(&extra, c->srv->cfg->allowed_origins,
-			    rq->hdr[GW_H_ORIGIN])) {
-		gw_buf_printf(&extra, "Access-Control-Allow-Methods: %s\r\n",
-			      cors_echoable(asked) && gw_http1_token_list_has(
-							      methods, asked)
-				      ? asked
-				      : methods);
-		if (cors_echoable(hdrs))
-			gw_buf_printf(&extra,
+	if (origin != NULL) {
+		gw_buf_printf(&h,
+			      "Access-Control-Allow-Origin: %s\r\n"
+			      "Access-Control-Allow-Credentials: true\r\n"
+			      "Access-Control-Allow-Methods: %s\r\n"
+			      "Access-Control-Max-Age: %d\r\n",
+			      origin, methods, PREFLIGHT_MAX_AGE);
+		if (asked != NULL && cors_token_list(asked))
+			gw_buf_printf(&h,
 				      "Access-Control-Allow-Headers: %s\r\n",
-				      hdrs);
-		gw_buf_printf(&extra, "Access-Control-Max-Age: %d\r\n",
-			      CORS_MAX_AGE);
+				      asked);
 	}
-	gw_buf_append(&extra, "", 1); /* NUL-terminated */
-	gw_http1_respond(c, 204, NULL, extra.data, "", 0, false);
-	gw_buf_free(&extra);
+	gw_buf_printf(&h, "Vary: Origin, Access-Control-Request-Headers\r\n");
+	gw_buf_append(&h, "", 1);
+	gw_http1_respond(c, 204, "text/plain", h.data, "", 0, false);
+	gw_buf_free(&h);
 }

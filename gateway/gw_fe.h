@@ -62,6 +62,9 @@ struct gw_fe {
 	/* Ends s for why, as the protocol says; returns false when this
 	 * kind keeps the session for that reason. */
 	bool (*close)(struct gw_session *s, enum gw_end why);
+	/* c, whose c->fe is this and which holds this frontend's state in
+	 * c->fe_data, is about to be freed. NULL: nothing to do. */
+	void (*conn_free)(struct gw_conn *c);
 };
 
 #endif

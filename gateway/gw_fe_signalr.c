@@ -63,7 +63,7 @@
 #include "gw_ws.h"
 #include "prs_util.h"
 
-#define SR_HUBS_MAX      16
+#define SR_PATH_MAX      128
 #define SR_TOKENS_MAX    10000 /* negotiated, not yet connected */
 #define SR_TOKEN_TTL_MS  30000
 #define SR_ID_LEN        22 /* base64url of 16 random bytes */
@@ -74,12 +74,6 @@ static const char sr_registered_msg[] =
 	"User successfully registered and marked as active";
 
 static char empty[] = "";
-
-/* One hub path, split into segments. */
-struct sr_path {
-	size_t n;
-	char *seg[GW_PATH_SEGS_MAX];
-};
 
 /* A connection token from negotiate, waiting for its WebSocket. */
 struct sr_token {
@@ -93,14 +87,12 @@ struct sr_token {
 };
 
 struct gw_sr_hub {
-	struct sr_path paths[SR_HUBS_MAX];
-	size_t npaths;
 	struct sr_token *tokens; /* by key */
 	struct sr_token *fifo;
 	size_t ntokens;
 };
 
-/* A hub connection (c->signalr), from the upgrade to the free. */
+/* A hub connection (c->fe_data), from the upgrade to the free. */
 struct gw_sr_conn {
 	struct gw_sr_reader rd;
 	bool handshaken;
@@ -114,6 +106,13 @@ struct gw_sr_conn {
 
 static void sr_drain(struct gw_conn *c);
 
+/* c's SignalR state, NULL if c is no hub connection. */
+static struct gw_sr_conn *
+sr_conn(const struct gw_conn *c)
+{
+	return c->fe == &gw_fe_signalr ? c->fe_data : NULL;
+}
+
 /* ---- hub paths ----------------------------------------------------- */
 
 static bool
@@ -124,116 +123,91 @@ sr_seg_char(char ch)
 	       ch == '_' || ch == '~';
 }
 
-/* Splits one path p[0..n) into sp (segments copied when keep). */
-static const char *
-sr_path_parse(const char *p, size_t n, struct sr_path *sp, bool keep)
+/* Splits paths at commas (spaces around ignored): calls fn with each hub
+ * path as a string until it returns true; returns that, else false. */
+static bool
+sr_paths_each(const char *paths, bool (*fn)(const char *path, void *arg),
+	      void *arg)
 {
-	size_t i, start = 1;
-
-	if (n == 0 || p[0] != '/')
-		return "a hub path starts with /";
-	for (i = 1; i <= n; i++) {
-		if (i < n && p[i] != '/') {
-			if (!sr_seg_char(p[i]))
-				return "a hub path has segments of "
-				       "[A-Za-z0-9._~-]";
-			continue;
-		}
-		if (i == start)
-			return "a hub path has no empty segment";
-		/* room for "negotiate" or a trailing slash after it */
-		if (sp->n == GW_PATH_SEGS_MAX - 2)
-			return "a hub path has at most 6 segments";
-		sp->seg[sp->n++] =
-			keep ? xstrndup(p + start, i - start) : NULL;
-		start = i + 1;
-	}
-	return NULL;
-}
-
-/* Parses the comma-separated list into hub (NULL: checks only). */
-static const char *
-sr_paths_parse(const char *paths, struct gw_sr_hub *hub)
-{
-	const char *p = paths, *why;
-	size_t count = 0;
+	char path[SR_PATH_MAX + 1];
+	const char *p = paths, *e;
+	size_t n;
 
 	while (*p != '\0') {
-		struct sr_path sp = {0};
-		const char *e;
-		size_t n;
-
 		while (*p == ' ' || *p == ',')
 			p++;
-		if (*p == '\0')
-			break;
 		for (e = p; *e != '\0' && *e != ','; e++)
 			;
 		for (n = (size_t) (e - p); n > 0 && p[n - 1] == ' '; n--)
 			;
-		if (count == SR_HUBS_MAX)
-			return "at most 16 hub paths";
-		why = sr_path_parse(p, n, &sp, hub != NULL);
-		if (why != NULL)
-			return why;
-		if (hub != NULL)
-			hub->paths[hub->npaths++] = sp;
-		count++;
+		if (n > 0) {
+			if (n > SR_PATH_MAX)
+				n = SR_PATH_MAX; /* refused by the check */
+			memcpy(path, p, n);
+			path[n] = '\0';
+			if (fn(path, arg))
+				return true;
+		}
 		p = e;
 	}
-	return NULL;
+	return false;
+}
+
+/* The check of one path: sets *arg to why it is invalid. */
+static bool
+sr_path_bad(const char *path, void *arg)
+{
+	const char **why = arg;
+	size_t i, segs = 0, n = strlen(path);
+
+	if (path[0] != '/' || n < 2)
+		*why = "a hub path is absolute and not /";
+	else if (n >= SR_PATH_MAX)
+		*why = "a hub path is at most 127 bytes";
+	for (i = 1; *why == NULL && i < n; i++) {
+		if (path[i] == '/' && (path[i - 1] == '/' || i + 1 == n))
+			*why = "a hub path has no empty segment and no "
+			       "trailing slash";
+		else if (path[i] == '/' && ++segs >= GW_PATH_SEGS_MAX - 2)
+			*why = "a hub path has at most 6 segments";
+		else if (path[i] != '/' && !sr_seg_char(path[i]))
+			*why = "a hub path has segments of [A-Za-z0-9._~-]";
+	}
+	return *why != NULL;
 }
 
 const char *
 gw_signalr_paths_check(const char *paths)
 {
-	return sr_paths_parse(paths, NULL);
+	const char *why = NULL;
+
+	sr_paths_each(paths, sr_path_bad, &why);
+	return why;
 }
 
-/* True when pp starts with the segments of hub path h. */
 static bool
-sr_prefix(const struct sr_path *h, const struct gw_path *pp)
+sr_path_is(const char *path, void *arg)
 {
-	size_t i;
+	return gw_path_is(arg, path);
+}
 
-	if (pp->n < h->n)
+bool
+gw_signalr_is_hub(const struct gw_config *cfg, const struct gw_path *pp)
+{
+	return sr_paths_each(cfg->signalr_paths, sr_path_is, (void *) pp);
+}
+
+bool
+gw_signalr_is_negotiate(const struct gw_config *cfg, const struct gw_path *pp)
+{
+	struct gw_path hub;
+
+	if (pp->n < 2 || !gw_path_seg_is(pp, pp->n - 1, "negotiate") ||
+	    pp->len[pp->n - 2] == 0)
 		return false;
-	for (i = 0; i < h->n; i++)
-		if (pp->len[i] != strlen(h->seg[i]) ||
-		    memcmp(pp->seg[i], h->seg[i], pp->len[i]) != 0)
-			return false;
-	return true;
-}
-
-bool
-gw_signalr_is_hub(const struct gw_server *srv, const struct gw_path *pp)
-{
-	const struct gw_sr_hub *hub = srv->signalr;
-	size_t i;
-
-	for (i = 0; hub != NULL && i < hub->npaths; i++) {
-		const struct sr_path *h = &hub->paths[i];
-		if (sr_prefix(h, pp) &&
-		    (pp->n == h->n ||
-		     (pp->n == h->n + 1 && pp->len[h->n] == 0)))
-			return true;
-	}
-	return false;
-}
-
-bool
-gw_signalr_is_negotiate(const struct gw_server *srv, const struct gw_path *pp)
-{
-	const struct gw_sr_hub *hub = srv->signalr;
-	size_t i;
-
-	for (i = 0; hub != NULL && i < hub->npaths; i++) {
-		const struct sr_path *h = &hub->paths[i];
-		if (sr_prefix(h, pp) && pp->n == h->n + 1 &&
-		    gw_path_seg_is(pp, h->n, "negotiate"))
-			return true;
-	}
-	return false;
+	hub = *pp;
+	hub.n--;
+	return sr_paths_each(cfg->signalr_paths, sr_path_is, &hub);
 }
 
 /* ---- negotiate tokens ---------------------------------------------- */
@@ -242,7 +216,6 @@ void
 gw_signalr_init(struct gw_server *srv)
 {
 	srv->signalr = xcalloc(1, sizeof(*srv->signalr));
-	sr_paths_parse(srv->cfg->signalr_paths, srv->signalr);
 }
 
 /* Unlinks t from the hub; the caller frees it (sr_token_free). */
@@ -266,7 +239,6 @@ void
 gw_signalr_fini(struct gw_server *srv)
 {
 	struct gw_sr_hub *hub = srv->signalr;
-	size_t i, j;
 
 	if (hub == NULL)
 		return;
@@ -275,9 +247,6 @@ gw_signalr_fini(struct gw_server *srv)
 		sr_token_unlink(hub, t);
 		sr_token_free(t);
 	}
-	for (i = 0; i < hub->npaths; i++)
-		for (j = 0; j < hub->paths[i].n; j++)
-			free(hub->paths[i].seg[j]);
 	free(hub);
 	srv->signalr = NULL;
 }
@@ -369,7 +338,7 @@ gw_signalr_negotiate(struct gw_conn *c, const struct gw_http1_req *rq,
 		gw_cors_preflight(c, rq, "POST");
 		return;
 	}
-	gw_cors_headers(&extra, cfg->allowed_origins, rq->hdr[GW_H_ORIGIN]);
+	gw_cors_headers(&extra, cfg, rq);
 	gw_buf_append(&extra, "", 1); /* NUL-terminated */
 
 #define FAIL(st, msg)                                                         \
@@ -424,9 +393,10 @@ out:
 static void
 sr_send_buf(struct gw_conn *c, const struct gw_buf *b)
 {
-	if (b->len > 0 && gw_ws_send_text(c, b->data, b->len) &&
-	    c->signalr != NULL)
-		c->signalr->last_out = prs_mono_ms();
+	struct gw_sr_conn *st = sr_conn(c);
+
+	if (b->len > 0 && gw_ws_send_text(c, b->data, b->len) && st != NULL)
+		st->last_out = prs_mono_ms();
 }
 
 /* A server Invocation of target with the one argument arg (stolen). */
@@ -495,7 +465,7 @@ sr_close_conn(struct gw_conn *c, const char *error, bool reconnect,
 	struct gw_buf *b = &c->srv->scratch;
 
 	gw_buf_reset(b);
-	if (c->signalr != NULL && c->signalr->handshaken &&
+	if (sr_conn(c) != NULL && sr_conn(c)->handshaken &&
 	    gw_sr_encode_close(b, error, reconnect) == 0)
 		sr_send_buf(c, b);
 	gw_ws_close(c, code, reason, clean);
@@ -509,7 +479,7 @@ sr_protocol_error(struct gw_conn *c, int rv)
 	uint16_t code = rv == GW_SR_ETOOBIG ? 1009 : 1002;
 	char msg[SR_MSG_MAX];
 
-	if (c->signalr->handshaken) {
+	if (sr_conn(c)->handshaken) {
 		snprintf(msg, sizeof(msg),
 			 "Connection closed with an error. "
 			 "InvalidDataException: %s",
@@ -594,8 +564,9 @@ sr_watch_take(struct gw_conn *c)
 	uint32_t i;
 
 	if (c->sess == NULL) {
-		a = c->signalr->watch ? c->signalr->watch : json_array();
-		c->signalr->watch = NULL;
+		struct gw_sr_conn *st = sr_conn(c);
+		a = st->watch ? st->watch : json_array();
+		st->watch = NULL;
 		return a;
 	}
 	a = json_array();
@@ -609,10 +580,11 @@ sr_register(struct gw_conn *c, const struct gw_sr_msg *m)
 {
 	struct gw_server *srv = c->srv;
 	const struct gw_config *cfg = srv->cfg;
-	struct gw_sr_conn *st = c->signalr;
+	struct gw_sr_conn *st = sr_conn(c);
 	char *uid = sr_arg_id(json_array_get(m->arguments, 0));
 	struct gw_session *s;
 	json_t *watch;
+	bool all;
 
 	if (uid == NULL) {
 		sr_fail_bind(c, m->invocation_id, m->target);
@@ -632,6 +604,7 @@ sr_register(struct gw_conn *c, const struct gw_sr_msg *m)
 
 fresh:
 	watch = sr_watch_take(c);
+	all = c->sess != NULL ? c->sess->watch_all : st->watch_all;
 	if (c->sess != NULL) { /* the connection moves to another user */
 		s = c->sess;
 		c->sess = NULL;
@@ -646,6 +619,7 @@ fresh:
 	gw_session_token_watch(srv, s->token_exp);
 	gw_session_watch_add(s, watch); /* bounded as it grew */
 	json_decref(watch);
+	s->watch_all = all;
 	st->watch_all = false;
 	c->sess = s;
 	gw_session_announce(srv, s);
@@ -671,7 +645,10 @@ sr_reply_cb(struct gw_conn *c, struct gw_pending *p, const Prs__Reply *r)
 
 	if (c->state != GW_CONN_WS || inv == NULL || target == NULL)
 		return;
-	if (r != NULL && r->error != NULL && r->error[0] != '\0') {
+	/* An all-users change fails only for a session the registry does
+	 * not know yet: the flag rides in its (re-)announce anyway. */
+	if (r != NULL && r->error != NULL && r->error[0] != '\0' &&
+	    (p->op == PRS__OP__OP_WATCH || p->op == PRS__OP__OP_UNWATCH)) {
 		sr_fail_hub(c, inv, target,
 			    r->message && r->message[0] ? r->message
 							: r->error);
@@ -685,9 +662,9 @@ sr_reply_cb(struct gw_conn *c, struct gw_pending *p, const Prs__Reply *r)
 	json_decref(res);
 }
 
-/* Tells the registry about a watch change of c's session for uid; the
- * Completion follows its answer, so the watch is in place once a caller
- * awaiting it goes on. */
+/* Tells the registry about a watch change of c's session for uid (NULL:
+ * all users); the Completion follows its answer, so the watch is in place
+ * once a caller awaiting it goes on. */
 static void
 sr_watch_request(struct gw_conn *c, const struct gw_sr_msg *m, Prs__Op op,
 		 const char *uid)
@@ -700,8 +677,8 @@ sr_watch_request(struct gw_conn *c, const struct gw_sr_msg *m, Prs__Op op,
 	rq.op = op;
 	rq.user_id = c->sess->user_id;
 	rq.thread_id = empty;
-	rq.n_user_ids = 1;
-	rq.user_ids = list;
+	rq.n_user_ids = uid != NULL ? 1 : 0;
+	rq.user_ids = uid != NULL ? list : NULL;
 	if (!gw_reg_ready(c->srv)) {
 		/* as v1's request_quiet: the registry may only be slow */
 		Prs__Envelope env = PRS__ENVELOPE__INIT;
@@ -756,7 +733,7 @@ sr_tracking(struct gw_conn *c, const struct gw_sr_msg *m, bool on)
 	    (ids = json_pack("[s]", uid)) == NULL) {
 		sr_fail_hub(c, m->invocation_id, m->target, "invalid user id");
 	} else if (c->sess == NULL) {
-		if (sr_pending_watch(c->signalr, uid, on) != 0)
+		if (sr_pending_watch(sr_conn(c), uid, on) != 0)
 			sr_fail_hub(c, m->invocation_id, m->target,
 				    "a connection may track at most 10000 "
 				    "users");
@@ -789,19 +766,46 @@ sr_untrack(struct gw_conn *c, const struct gw_sr_msg *m)
 	sr_tracking(c, m, false);
 }
 
-/* Every user's changes: the same permission rule as Socket.IO's
- * audience "all" under auth jwt. */
+/* Every user's changes: under auth jwt, as Socket.IO's audience "all",
+ * for admin tokens or with socketio_audience_all_users. */
+static void
+sr_all_tracking(struct gw_conn *c, const struct gw_sr_msg *m, bool on)
+{
+	struct gw_server *srv = c->srv;
+	const struct gw_config *cfg = srv->cfg;
+	struct gw_session *s = c->sess;
+
+	if (on && !cfg->auth_none && !c->auth_admin &&
+	    !cfg->socketio_all_users) {
+		sr_fail_hub(c, m->invocation_id, m->target,
+			    "tracking all users needs an admin token");
+		return;
+	}
+	if (s == NULL) { /* rides in the announce of RegisterUser */
+		sr_conn(c)->watch_all = on;
+		sr_complete(c, m->invocation_id, NULL, NULL);
+	} else if (s->watch_all == on || !gw_reg_ready(srv)) {
+		gw_session_watch_all(srv, s, on);
+		sr_complete(c, m->invocation_id, NULL, NULL);
+	} else {
+		s->watch_all = on; /* gw_session_watch_all, with an answer */
+		sr_watch_request(c, m,
+				 on ? PRS__OP__OP_WATCH_ALL
+				    : PRS__OP__OP_UNWATCH_ALL,
+				 NULL);
+	}
+}
+
 static void
 sr_track_all(struct gw_conn *c, const struct gw_sr_msg *m)
 {
-	sr_fail_hub(c, m->invocation_id, m->target,
-		    "tracking all users is not available on this server");
+	sr_all_tracking(c, m, true);
 }
 
 static void
 sr_untrack_all(struct gw_conn *c, const struct gw_sr_msg *m)
 {
-	sr_complete(c, m->invocation_id, NULL, NULL);
+	sr_all_tracking(c, m, false);
 }
 
 static const struct sr_method {
@@ -899,7 +903,7 @@ sr_handshake(struct gw_conn *c, const char *rec, size_t len)
 		gw_ws_close(c, 1002, "handshake failed", false);
 		return;
 	}
-	c->signalr->handshaken = true;
+	sr_conn(c)->handshaken = true;
 	gw_conn_hello_done(c);
 }
 
@@ -929,7 +933,7 @@ sr_record(struct gw_conn *c, const char *rec, size_t len)
 static void
 sr_drain(struct gw_conn *c)
 {
-	struct gw_sr_conn *st = c->signalr;
+	struct gw_sr_conn *st = sr_conn(c);
 	const char *rec;
 	size_t len;
 	int rv;
@@ -955,7 +959,7 @@ sr_drain(struct gw_conn *c)
 static void
 sr_message(struct gw_conn *c, const uint8_t *msg, size_t len)
 {
-	struct gw_sr_conn *st = c->signalr;
+	struct gw_sr_conn *st = sr_conn(c);
 	int rv;
 
 	st->last_in = prs_mono_ms();
@@ -983,7 +987,7 @@ static void
 sr_tick(struct gw_conn *c, int64_t now)
 {
 	const struct gw_config *cfg = c->srv->cfg;
-	struct gw_sr_conn *st = c->signalr;
+	struct gw_sr_conn *st = sr_conn(c);
 	struct gw_buf *b = &c->srv->scratch;
 
 	if (!st->handshaken || st->awaiting)
@@ -1010,10 +1014,11 @@ sr_stop(struct gw_conn *c)
 	sr_close_conn(c, NULL, true, 1001, "server shutting down", false);
 }
 
+/* The connection is freed (gw_fe.h conn_free). */
 static void
-sr_release(struct gw_conn *c)
+sr_conn_free(struct gw_conn *c)
 {
-	struct gw_sr_conn *st = c->signalr;
+	struct gw_sr_conn *st = sr_conn(c);
 
 	if (st == NULL)
 		return;
@@ -1021,7 +1026,7 @@ sr_release(struct gw_conn *c)
 	free(st->reg_inv);
 	json_decref(st->watch);
 	free(st);
-	c->signalr = NULL;
+	c->fe_data = NULL;
 }
 
 static const struct gw_ws_handler sr_ws_handler = {
@@ -1029,7 +1034,6 @@ static const struct gw_ws_handler sr_ws_handler = {
 	.leave = sr_leave,
 	.tick = sr_tick,
 	.stop = sr_stop,
-	.release = sr_release,
 };
 
 /* ---- the WebSocket upgrade ------------------------------------------------
@@ -1063,14 +1067,15 @@ gw_signalr_connect(struct gw_conn *c, const struct gw_http1_req *rq,
 		if (t == NULL || t->deadline <= prs_mono_ms())
 			FAIL(404, "No Connection with that ID", NULL);
 	}
-	if (!gw_upgrade_check(c, rq))
+	if (gw_upgrade_check(c, rq) != 0)
 		goto out;
 	if (cfg->auth_none) {
 		admin = true;
 	} else {
 		switch (sr_identity(c, rq, pp, &user, &admin, &exp)) {
 		case 1:
-			if (t != NULL && strcmp(user, t->user) != 0)
+			if (t != NULL && t->user != NULL &&
+			    strcmp(user, t->user) != 0)
 				FAIL(403, "the token is for another user",
 				     NULL);
 			break;
@@ -1088,17 +1093,17 @@ gw_signalr_connect(struct gw_conn *c, const struct gw_http1_req *rq,
 			     "WWW-Authenticate: Bearer\r\n");
 		}
 	}
-	if (gw_ws_start(c, &sr_ws_handler) != 0)
-		FAIL(503, "out of memory", NULL);
+	if (gw_upgrade_accept(c, rq, &sr_ws_handler, NULL) != 0)
+		goto out;
 	st = xcalloc(1, sizeof(*st));
 	gw_sr_reader_init(&st->rd, (size_t) cfg->max_message_bytes);
 	st->last_in = st->last_out = prs_mono_ms();
-	c->signalr = st;
+	c->fe = &gw_fe_signalr;
+	c->fe_data = st;
 	c->auth_user = user;
 	c->auth_admin = admin;
 	c->auth_exp = exp;
 	user = NULL;
-	gw_upgrade_accept(c, rq, NULL);
 out:
 #undef FAIL
 	sr_token_free(t);
@@ -1139,9 +1144,11 @@ sr_deliver(struct gw_session *s, const struct gw_frame *f)
 {
 	struct gw_conn *c = s->conn;
 
-	if (c == NULL || c->signalr == NULL || !gw_v1ws_deliver(s, f))
+	struct gw_sr_conn *st = c ? sr_conn(c) : NULL;
+
+	if (st == NULL || !gw_v1ws_deliver(s, f))
 		return false;
-	c->signalr->last_out = prs_mono_ms();
+	st->last_out = prs_mono_ms();
 	return true;
 }
 
@@ -1154,7 +1161,7 @@ sr_acked(struct gw_session *s)
 	struct gw_sr_conn *st;
 
 	if (c == NULL || c->state != GW_CONN_WS || c->sess != s ||
-	    (st = c->signalr) == NULL || !st->awaiting)
+	    (st = sr_conn(c)) == NULL || !st->awaiting)
 		return;
 	st->awaiting = false;
 	sr_registered(c, st->reg_inv);
@@ -1205,4 +1212,5 @@ const struct gw_fe gw_fe_signalr = {
 	.flush = gw_v1ws_flush,
 	.acked = sr_acked,
 	.close = sr_close,
+	.conn_free = sr_conn_free,
 };

@@ -65,6 +65,8 @@ gateway_conn_free(struct gw_conn *c)
 {
 	if (c->npending > 0)
 		gw_reg_detach(c->srv, c);
+	if (c->fe != NULL && c->fe->conn_free != NULL)
+		c->fe->conn_free(c);
 }
 
 static const struct gw_server_hooks gateway_hooks = {

@@ -182,14 +182,15 @@ gw_http1_respond(struct gw_conn *c, int status, const char *ctype,
 		return;
 	if (h != NULL && !h->keep_alive)
 		close = true;
-	if (status == 204) /* RFC 9110 §8.6: no Content-Length */
-		blen = 0;
-	gw_buf_printf(&head, "HTTP/1.1 %d %s\r\n", status,
-		      status_text(status));
-	if (status != 204)
+	if (status == 204) {
+		blen = 0; /* RFC 9110 §15.3.5: no content, no length */
+		gw_buf_printf(&head, "HTTP/1.1 204 No Content\r\n");
+	} else {
 		gw_buf_printf(&head,
-			      "Content-Type: %s\r\nContent-Length: %zu\r\n",
-			      ctype, blen);
+			      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+			      "Content-Length: %zu\r\n",
+			      status, status_text(status), ctype, blen);
+	}
 	gw_buf_printf(&head, "Cache-Control: no-store\r\n%s%s\r\n",
 		      extra ? extra : "",
 		      close ? "Connection: close\r\n" : "");
@@ -484,8 +485,9 @@ process(struct gw_conn *c, const char *data, size_t len)
 			n = http_parser_execute(&h->p, &settings, data, ok);
 			e = HTTP_PARSER_ERRNO(&h->p);
 		}
-		if (c->state == GW_CONN_WS) {
-			/* Upgraded: the rest is the new codec's. */
+		if (c->ops != &http1_ops) {
+			/* Upgraded (and maybe closing already): the rest is
+			 * the new codec's. */
 			gw_http1_release(c);
 			if (n < len)
 				gw_conn_input(c, data + n, len - n);

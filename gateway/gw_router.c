@@ -3,11 +3,10 @@
  * path pattern to one handler per endpoint. A pattern is matched segment
  * by segment on the decoded path: "*" takes any one segment (the handler
  * validates ids, so a bad one answers 400, not 404), "+" any non-empty
- * one. The first route whose pattern and method match wins; a path that
- * some route matches with another method answers 405, before any
- * authentication; anything else 404. Paths that come from configuration
- * (SignalR hubs) are in a second table, matched by a function of their
- * module, after every fixed path.
+ * one; a path that configuration names (signalr_paths) has a match
+ * function instead of a pattern. The first route whose pattern and
+ * method match wins; a path that some route matches with another method
+ * answers 405, before any authentication; anything else 404.
  *
  * A request asking for an upgrade to something other than what its
  * route speaks is answered and the connection closed, since what follows
@@ -71,19 +70,16 @@ static const struct gw_route routes[] = {
 	{M(HTTP_GET), "/admin/online-users/", gw_compat_admin_online, false},
 };
 
-/* Routes at configured paths: match says whether pp is one. */
-struct gw_route_conf {
-	uint64_t methods;
-	bool (*match)(const struct gw_server *srv, const struct gw_path *pp);
-	gw_route_fn fn;
-	bool upgrade;
-};
-
-static const struct gw_route_conf conf_routes[] = {
-	/* SignalR hubs (signalr_paths) */
-	{M(HTTP_POST) | M(HTTP_OPTIONS), gw_signalr_is_negotiate,
-	 gw_signalr_negotiate, false},
-	{M(HTTP_GET), gw_signalr_is_hub, gw_signalr_connect, true},
+/* Endpoints at paths the configuration names, looked at first. */
+static const struct gw_cfg_route {
+	struct gw_route r; /* pattern unused */
+	bool (*match)(const struct gw_config *cfg, const struct gw_path *pp);
+} cfg_routes[] = {
+	/* SignalR hubs (signalr_paths): negotiate and its preflight, the
+	 * WebSocket */
+	{{M(HTTP_POST) | M(HTTP_OPTIONS), NULL, gw_signalr_negotiate, false},
+	 gw_signalr_is_negotiate},
+	{{M(HTTP_GET), NULL, gw_signalr_connect, true}, gw_signalr_is_hub},
 };
 
 /* True if the decoded path pp has the segments of pattern. */
@@ -111,50 +107,42 @@ router_match(const char *pattern, const struct gw_path *pp)
 	return false;
 }
 
-/* Calls fn if rq's method is one of methods (true), else notes that
- * the path is known. */
-static bool
-router_call(struct gw_conn *c, const struct gw_http1_req *rq,
-	    const struct gw_path *pp, uint64_t methods, gw_route_fn fn,
-	    bool upgrade, bool *known)
+/* Calls r's handler if r takes rq's method (1), else notes r as known
+ * (0). */
+static int
+router_try(const struct gw_route *r, struct gw_conn *c,
+	   const struct gw_http1_req *rq, const struct gw_path *pp,
+	   const struct gw_route **known)
 {
 	if (rq->method < 0 || rq->method >= 64 ||
-	    (methods & M(rq->method)) == 0) {
-		*known = true;
-		return false;
+	    (r->methods & M(rq->method)) == 0) {
+		*known = r;
+		return 0;
 	}
-	if (rq->upgrade && !upgrade)
+	if (rq->upgrade && !r->upgrade)
 		gw_http1_close_after(c);
-	fn(c, rq, pp);
-	return true;
+	r->fn(c, rq, pp);
+	return 1;
 }
 
 static void
 router_route(struct gw_conn *c, const struct gw_http1_req *rq,
 	     const struct gw_path *pp)
 {
-	bool known = false;
+	const struct gw_route *known = NULL;
 	size_t i;
 
-	for (i = 0; i < PRS_ARRAY_LEN(routes); i++) {
-		const struct gw_route *r = &routes[i];
-
-		if (router_match(r->pattern, pp) &&
-		    router_call(c, rq, pp, r->methods, r->fn, r->upgrade,
-				&known))
+	for (i = 0; i < PRS_ARRAY_LEN(cfg_routes); i++)
+		if (cfg_routes[i].match(c->srv->cfg, pp) &&
+		    router_try(&cfg_routes[i].r, c, rq, pp, &known))
 			return;
-	}
-	for (i = 0; i < PRS_ARRAY_LEN(conf_routes); i++) {
-		const struct gw_route_conf *r = &conf_routes[i];
-
-		if (r->match(c->srv, pp) &&
-		    router_call(c, rq, pp, r->methods, r->fn, r->upgrade,
-				&known))
+	for (i = 0; i < PRS_ARRAY_LEN(routes); i++)
+		if (router_match(routes[i].pattern, pp) &&
+		    router_try(&routes[i], c, rq, pp, &known))
 			return;
-	}
 	if (rq->upgrade)
 		gw_http1_close_after(c);
-	if (known)
+	if (known != NULL)
 		gw_http1_respond_error(c, 405, NULL, "method not allowed",
 				       NULL, false);
 	else

@@ -48,8 +48,9 @@ struct gw_config {
 	int64_t max_header_bytes;    /* request head and each line (431) */
 	int64_t max_headers;         /* header lines per request (431) */
 	char *allowed_origins;       /* comma-separated; "" = any Origin */
-	char *compat_events; /* "" (v1) or "seed004": /ws/presence/{id} */
-	char *signalr_paths; /* comma-separated SignalR hub paths */
+	char *compat_events;     /* "" (v1) or "seed004": /ws/presence/{id} */
+	bool socketio_all_users; /* jwt: all without the admin claim */
+	char *signalr_paths;     /* comma-separated SignalR hub paths */
 	int64_t signalr_keepalive_ms;      /* server silence: send a Ping */
 	int64_t signalr_client_timeout_ms; /* client silence: drop it */
 };
@@ -69,7 +70,6 @@ struct gw_ws_close_in;
 struct gw_conn;
 struct gw_ws_handler;
 struct gw_fe;
-struct gw_sr_conn;
 struct gw_sr_hub;
 
 /* What the protocol a connection speaks does with it: set by the codec
@@ -122,13 +122,14 @@ struct gw_conn {
 	wslay_event_context_ptr ws;
 	struct gw_ws_close_in *close_in; /* a client's close frame (gw_ws.c) */
 	struct gw_session *sess;         /* after hello */
-	struct gw_sr_conn *signalr;      /* SignalR state (gw_fe_signalr.c) */
 	char *auth_user;             /* identity established at the upgrade */
 	int64_t auth_exp;            /* its token's exp (wall ms); 0 = none */
 	struct gw_conn *prev, *next; /* srv->conns */
 	struct gw_conn *hprev, *hnext; /* srv hello FIFO (awaiting hello) */
 	struct gw_conn *flush_next;    /* srv->flushq */
 	struct gw_conn *free_next;     /* srv->freeq */
+	/* the state of c's frontend (c->fe), when it keeps some */
+	void *fe_data;
 };
 
 /* A session: one hello'd WebSocket, or one HTTP heartbeat session (conn

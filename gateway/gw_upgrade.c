@@ -5,7 +5,9 @@
  * the connection switches to the WebSocket codec with the v1 frontend as
  * its handler (its sessions' ops: v1, or on /ws/presence/{id} the one
  * compat_events chose), and the 101 goes out; every refusal is an HTTP error
- * that closes the connection, since what follows is not HTTP.
+ * that closes the connection, since what follows is not HTTP. The checks
+ * and the switch are exported for the drop-in frontends that ride a
+ * WebSocket too (gw_fe_sio.c), which bring their own handler.
  */
 #include "gw_upgrade.h"
 
@@ -14,23 +16,13 @@
 #include <string.h>
 
 #include "gw_auth.h"
+#include "gw_cors.h"
 #include "gw_fe_v1ws.h"
 #include "gw_server.h"
 #include "gw_ws.h"
 #include "prs_util.h"
 
-/* A browser names the page's origin; other clients send none and are not
- * concerned (the check protects users' browsers from pages of other
- * sites, not the server from programs, which can send any header). */
-static bool
-origin_allowed(const char *allowed, const char *origin)
-{
-	if (allowed == NULL || allowed[0] == '\0' || origin == NULL)
-		return true;
-	return gw_http1_token_list_has(allowed, origin);
-}
-
-bool
+int
 gw_upgrade_check(struct gw_conn *c, const struct gw_http1_req *rq)
 {
 	struct gw_server *srv = c->srv;
@@ -39,6 +31,10 @@ gw_upgrade_check(struct gw_conn *c, const struct gw_http1_req *rq)
 	const char *why = NULL, *extra = NULL;
 	int st = 400;
 
+	/* A browser names the page's origin; other clients send none and
+	 * are not concerned (the check protects users' browsers from pages
+	 * of other sites, not the server from programs, which can send any
+	 * header). */
 	if (rq->method != HTTP_GET)
 		why = "a WebSocket upgrade must be a GET";
 	else if (rq->http_major != 1 || rq->http_minor < 1)
@@ -59,7 +55,7 @@ gw_upgrade_check(struct gw_conn *c, const struct gw_http1_req *rq)
 		extra = "Sec-WebSocket-Version: 13\r\n";
 	} else if (!gw_ws_key_valid(rq->hdr[GW_H_WS_KEY]))
 		why = "invalid Sec-WebSocket-Key";
-	else if (!origin_allowed(cfg->allowed_origins, rq->hdr[GW_H_ORIGIN])) {
+	else if (!gw_cors_allowed(cfg, rq->hdr[GW_H_ORIGIN])) {
 		st = 403;
 		why = "origin not allowed";
 	} else if (srv->stopping ||
@@ -68,31 +64,33 @@ gw_upgrade_check(struct gw_conn *c, const struct gw_http1_req *rq)
 		why = "too many connections";
 	}
 	if (why == NULL)
-		return true;
+		return 0;
 	gw_http1_respond_error(c, st, NULL, why, extra, true);
-	return false;
+	return -1;
 }
 
-void
+int
 gw_upgrade_accept(struct gw_conn *c, const struct gw_http1_req *rq,
-		  const char *subprotocol)
+		  const struct gw_ws_handler *h, const char *extra)
 {
 	struct gw_buf resp = {0};
 	char accept[32];
 
+	if (gw_ws_start(c, h) != 0) {
+		gw_http1_respond_error(c, 503, NULL, "out of memory", NULL,
+				       true);
+		return -1;
+	}
 	gw_ws_accept_key(rq->hdr[GW_H_WS_KEY], accept);
 	gw_buf_printf(
 		&resp,
 		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-		"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n",
-		accept);
-	if (subprotocol != NULL)
-		gw_buf_printf(&resp, "Sec-WebSocket-Protocol: %s\r\n",
-			      subprotocol);
-	gw_buf_append(&resp, "\r\n", 2);
+		"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+		accept, extra ? extra : "");
 	gw_conn_send_raw(c, resp.data, resp.len);
 	gw_buf_free(&resp);
 	prs_debug("conn %llu: websocket open", (unsigned long long) c->serial);
+	return 0;
 }
 
 static void
@@ -100,7 +98,8 @@ ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
 	   const struct gw_path *pp, const char *path_user,
 	   size_t path_user_len, const struct gw_fe *fe)
 {
-	const struct gw_config *cfg = c->srv->cfg;
+	struct gw_server *srv = c->srv;
+	const struct gw_config *cfg = srv->cfg;
 	char *qtok = NULL, *quser = NULL, *user = NULL;
 	const char *tok;
 	bool admin = false;
@@ -112,7 +111,7 @@ ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
 		goto out;                                                     \
 	} while (0)
 
-	if (!gw_upgrade_check(c, rq))
+	if (gw_upgrade_check(c, rq) != 0)
 		goto out;
 	if (gw_path_query(pp, "token", &qtok) < 0 ||
 	    gw_path_query(pp, "user_id", &quser) < 0)
@@ -146,18 +145,18 @@ ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
 		admin = true;
 	}
 
-	if (gw_ws_start(c, &gw_v1ws_handler) != 0)
-		FAIL(503, "out of memory", NULL);
+	if (gw_upgrade_accept(
+		    c, rq, &gw_v1ws_handler,
+		    gw_http1_token_list_has(rq->hdr[GW_H_WS_PROTOCOL],
+					    "presence.v1")
+			    ? "Sec-WebSocket-Protocol: presence.v1\r\n"
+			    : NULL) != 0)
+		goto out;
 	c->fe = fe;
 	c->auth_user = user;
 	c->auth_admin = admin;
 	c->auth_exp = exp;
 	user = NULL;
-	gw_upgrade_accept(c, rq,
-			  gw_http1_token_list_has(rq->hdr[GW_H_WS_PROTOCOL],
-						  "presence.v1")
-				  ? "presence.v1"
-				  : NULL);
 out:
 #undef FAIL
 	free(qtok);

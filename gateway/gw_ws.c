@@ -428,8 +428,6 @@ gw_ws_close(struct gw_conn *c, uint16_t code, const char *reason, bool clean)
 void
 gw_ws_free(struct gw_conn *c)
 {
-	if (c->ws_handler != NULL && c->ws_handler->release != NULL)
-		c->ws_handler->release(c);
 	if (c->ws != NULL)
 		wslay_event_context_free(c->ws);
 	c->ws = NULL;

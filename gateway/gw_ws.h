@@ -32,10 +32,8 @@ struct gw_ws_handler {
 	/* Optional (NULL: nothing / the codec's default). Once a second
 	 * while open, after the codec's own heartbeat: */
 	void (*tick)(struct gw_conn *c, int64_t now);
-	/* the server stops (default: close 1001): */
+	/* the server stops (default: close 1001). */
 	void (*stop)(struct gw_conn *c);
-	/* c is freed: release the frontend's state of c. */
-	void (*release)(struct gw_conn *c);
 };
 
 /* Switches c to WebSocket (its conn ops) with h, which must outlive c:

@@ -122,6 +122,10 @@ main(int argc, char **argv)
 		{"compat_events", PRS_OPT_STR, &cfg.compat_events, 0, 0,
 		 "event form of /ws/presence/{id} sessions: empty (v1 "
 		 "presence objects) or seed004 (user_status_changed)"},
+		{"socketio_audience_all_users", PRS_OPT_BOOL,
+		 &cfg.socketio_all_users, 0, 0,
+		 "auth_mode jwt: audience all for every Socket.IO user, "
+		 "not only tokens with the admin claim"},
 		{"signalr_paths", PRS_OPT_STR, &cfg.signalr_paths, 0, 0,
 		 "comma-separated SignalR hub paths (seed 000 drop-in; "
 		 "empty: none)"},

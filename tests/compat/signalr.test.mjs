@@ -10,14 +10,16 @@ import * as signalR from '@microsoft/signalr';
 import {
   gateways, auth, graceMs, uid, intId, token, wsUrl, waitFor, expectNone, sleep,
 } from './lib.mjs';
-import { v1client } from './v1ws.test.mjs';
+import { v1client as v1connect } from './v1ws.test.mjs';
 
 const HUB = '/hubs/location';   // the seed's
 const HUB2 = '/hubs/presence';
 const gw2 = gateways.length > 1 ? 1 : 0;
 const jwt = auth === 'jwt';
 const started = Date.now();
-const open = [];
+const open = [];     // hub connections, stopped at the end
+const sockets = [];  // raw and v1 WebSockets, closed at the end (a failed
+                     // test must not keep the process alive)
 
 const RS = '\x1e';
 const NO_METHOD = (m) => `Failed to invoke '${m}' due to an error on the server. HubException: Method does not exist.`;
@@ -54,6 +56,12 @@ async function registered(user, o = {}) {
 
 const statusOf = (id, status) => (m) => m.ev === 'UserStatusChanged' && m.user_id === id && m.status === status;
 
+async function v1client(user, gw, hello) {
+  const v = await v1connect(user, gw, hello);
+  sockets.push(v.ws);
+  return v;
+}
+
 function authHeaders(user) {
   return jwt ? { authorization: `Bearer ${token(user)}` } : {};
 }
@@ -61,6 +69,7 @@ function authHeaders(user) {
 // A raw WebSocket to a hub: records are split at \x1e and parsed.
 async function raw(path = HUB, { gw = 0, user = uid('raw') } = {}) {
   const ws = new WebSocket(wsUrl(gateways[gw], path), { headers: authHeaders(user) });
+  sockets.push(ws);
   const recs = [];
   let buf = '';
   ws.on('message', (m) => {
@@ -107,6 +116,7 @@ const idle = (async () => {
 
 after(async () => {
   for (const c of open) await c.conn.stop().catch(() => {});
+  for (const ws of sockets) ws.terminate();
 });
 
 test('negotiate (version 1) + WebSockets, RegisterUser → UserRegistered', async () => {
@@ -231,6 +241,41 @@ test('a user stays active until all its connections are closed', async () => {
   await c2.conn.stop();
   await waitFor(tr.seen, statusOf(u, 'offline'), { from: n, ms: graceMs + 5000, what: `${u} offline` });
   assert.equal(tr.seen.filter(statusOf(u, 'online')).length, 1, 'no second online');
+});
+
+test('JoinAllUsersTracking: every user\'s changes; LeaveAllUsersTracking stops them', async () => {
+  const t = uid('all'), u = uid('any'), w = uid('any');
+  const tr = await hub(t, { claims: { admin: true } });
+  await tr.conn.invoke('JoinAllUsersTracking');  // before RegisterUser
+  await tr.conn.invoke('RegisterUser', t);
+  const cu = await registered(u, { gw: gw2 });
+  const on = await waitFor(tr.seen, statusOf(u, 'online'), { what: `${u} online` });
+  assert.equal(on.is_active, true);
+  const v = await v1client(w, gw2);
+  await waitFor(tr.seen, statusOf(w, 'online'), { what: `v1 ${w} online` });
+  v.send({ type: 'bye' });
+  await waitFor(tr.seen, statusOf(w, 'offline'), { what: `v1 ${w} offline` });
+  assert.equal(await tr.conn.invoke('LeaveAllUsersTracking'), null);
+  const n = tr.seen.length;
+  await cu.conn.stop();
+  const x = await registered(uid('late'), { gw: gw2 });
+  await expectNone(tr.seen, (m) => m.ev === 'UserStatusChanged', { from: n, ms: graceMs + 600, what: 'event after LeaveAllUsersTracking' });
+  // registered first, then all users (awaited: in place once it resolves)
+  await tr.conn.invoke('JoinAllUsersTracking');
+  const y = uid('later');
+  await registered(y, { gw: gw2 });
+  await waitFor(tr.seen, statusOf(y, 'online'), { from: n, what: `${y} online` });
+  await x.conn.stop();
+  await tr.conn.stop();
+});
+
+test('jwt: JoinAllUsersTracking needs an admin token', { skip: !jwt }, async () => {
+  const t = uid('nonadmin');
+  const c = await registered(t);
+  await assert.rejects(c.conn.invoke('JoinAllUsersTracking'),
+    { message: "An unexpected error occurred invoking 'JoinAllUsersTracking' on the server. HubException: tracking all users needs an admin token" });
+  assert.equal(await c.conn.invoke('LeaveAllUsersTracking'), null);
+  await c.conn.stop();
 });
 
 test('method names are case-insensitive', async () => {
