@@ -6,6 +6,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
+import { createServer } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import puppeteer from 'puppeteer-core';
 import * as signalR from '@microsoft/signalr';
 import {
   gateways, auth, graceMs, uid, intId, token, wsUrl, waitFor, expectNone, sleep,
@@ -464,6 +468,57 @@ test('jwt: no token or a bad one is 401 at negotiate and at the upgrade', { skip
   const m = await negotiate(HUB, '?negotiateVersion=1', { authorization: `Bearer ${token(u)}` });
   assert.equal(await upgradeStatus(wsUrl(gateways[0], `${HUB}?id=${m.json.connectionToken}`),
     { authorization: `Bearer ${token(uid('else'))}` }), 403);
+});
+
+// A page on another origin (this test's own HTTP server) running the
+// client's browser bundle in Chromium: CORS preflight and credentials on
+// negotiate, access_token= on the WebSocket (jwt).
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
+test('a browser page on another origin (Chromium) registers and is tracked', { skip: !CHROMIUM && 'no chromium' }, async () => {
+  const bundle = readFileSync(createRequire(import.meta.url).resolve('@microsoft/signalr/dist/browser/signalr.js'));
+  const page = '<!doctype html><script src="/signalr.js"></script>';
+  const srv = createServer((req, res) => {
+    const js = req.url === '/signalr.js';
+    res.writeHead(200, { 'content-type': js ? 'text/javascript' : 'text/html' });
+    res.end(js ? bundle : page);
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${srv.address().port}`;
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+  try {
+    const t = uid('trk'), u = uid('browser');
+    const tr = await registered(t);
+    await tr.conn.invoke('JoinUserTracking', u);
+    const tab = await browser.newPage();
+    await tab.goto(origin + '/');
+    const got = await tab.evaluate(async (url, tok, user) => {
+      /* global signalR */
+      const conn = new signalR.HubConnectionBuilder()
+        .withUrl(url, tok ? { accessTokenFactory: () => tok } : {})
+        .configureLogging(signalR.LogLevel.None)
+        .build();
+      const ev = [];
+      conn.on('UserRegistered', (e) => ev.push(e));
+      await conn.start();
+      await conn.invoke('RegisterUser', user);
+      window.hub = conn;
+      return { ev, id: conn.connectionId };
+    }, gateways[gw2] + HUB, jwt ? token(u) : null, u);
+    assert.ok(got.id, 'negotiated from the browser');
+    assert.deepEqual(got.ev.map((e) => e.user_id), [u]);
+    await waitFor(tr.seen, statusOf(u, 'online'), { what: `${u} online (browser)` });
+    const n = tr.seen.length;
+    await tab.close();  // the tab goes away: unclean, grace applies
+    await expectNone(tr.seen, statusOf(u, 'offline'), { from: n, ms: graceMs * 0.5, what: 'offline before grace' });
+    await waitFor(tr.seen, statusOf(u, 'offline'), { from: n, ms: graceMs + 5000, what: `${u} offline` });
+    await tr.conn.stop();
+  } finally {
+    await browser.close();
+    srv.close();
+  }
 });
 
 test('keep-alive: a Ping within 15 s of silence; a silent client is dropped at 30 s; an idle real client stays', async () => {
