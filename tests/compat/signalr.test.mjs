@@ -415,6 +415,28 @@ test('a record over max_message_bytes closes the connection 1009', async () => {
   assert.equal((await s.closed).code, 1009);
 });
 
+test('invocations count against the rate limit; refused ones fail, the connection stays', async () => {
+  const s = await raw();
+  s.send(JSON.stringify({ protocol: 'json', version: 1 }) + RS);
+  await waitFor(s.recs, (r) => Object.keys(r).length === 0, { what: 'handshake response' });
+  let burst = '';
+  for (let i = 0; i < 80; i++)
+    burst += JSON.stringify({ type: 1, invocationId: `r${i}`, target: 'LeaveUserTracking', arguments: ['x'] }) + RS;
+  s.send(burst);
+  await waitFor(s.recs, (r) => r.type === 3 && r.invocationId === 'r79', { what: 'last completion' });
+  const done = s.recs.filter((r) => r.type === 3);
+  assert.equal(done.length, 80);
+  const limited = done.filter((r) => /rate limited/.test(r.error || ''));
+  assert.ok(limited.length >= 20 && limited.length <= 31, `${limited.length} refused`);
+  assert.equal(limited[0].error,
+    "An unexpected error occurred invoking 'LeaveUserTracking' on the server. HubException: too many messages (rate limited)");
+  await sleep(1100);
+  s.send(JSON.stringify({ type: 1, invocationId: 'after', target: 'LeaveUserTracking', arguments: ['x'] }) + RS);
+  const after = await waitFor(s.recs, (r) => r.invocationId === 'after', { what: 'completion after a pause' });
+  assert.equal(after.error, undefined);
+  s.ws.close();
+});
+
 test('CORS: preflight and negotiate echo the Origin with credentials', async () => {
   const origin = 'http://localhost:5173';
   const pre = await fetch(gateways[0] + HUB + '/negotiate?negotiateVersion=1', {
