@@ -426,7 +426,11 @@ sr_complete(struct gw_conn *c, const char *inv, json_t *result,
 		return;
 	gw_buf_reset(b);
 	if (gw_sr_encode_completion(b, inv, result ? result : json_null(),
-				    error) == 0)
+				    error) == 0 ||
+	    /* an error text cut inside a UTF-8 sequence (sr_fail_*) */
+	    (error != NULL &&
+	     gw_sr_encode_completion(b, inv, NULL,
+				     "An error occurred on the server.") == 0))
 		sr_send_buf(c, b);
 }
 
