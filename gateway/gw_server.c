@@ -62,7 +62,7 @@ flush_schedule(struct gw_conn *c)
 {
 	size_t pending = gw_buf_pending(&c->out);
 
-	if (c->ws != NULL && pending > c->srv->ws_out_peak)
+	if (c->state == GW_CONN_WS && pending > c->srv->ws_out_peak)
 		c->srv->ws_out_peak = pending;
 	if (!c->in_flushq) {
 		c->in_flushq = true;

@@ -66,6 +66,7 @@ struct gw_server;
 struct gw_session;
 struct gw_http;
 struct gw_ws_close_in;
+struct gw_ws_in;
 
 struct gw_conn;
 struct gw_ws_handler;
@@ -119,7 +120,8 @@ struct gw_conn {
 	int64_t rl_over_since; /* 0, or start of the current limited streak */
 	int64_t rl_last_over;  /* monotonic ms of the last refused message */
 	struct gw_http *http;  /* HTTP state, only while speaking HTTP */
-	wslay_event_context_ptr ws;
+	wslay_event_context_ptr ws; /* only while a frame is partly read */
+	struct gw_ws_in *ws_in;     /* its input accounting (gw_ws.c) */
 	struct gw_ws_close_in *close_in; /* a client's close frame (gw_ws.c) */
 	struct gw_session *sess;         /* after hello */
 	char *auth_user;             /* identity established at the upgrade */
@@ -201,7 +203,8 @@ struct gw_server {
 	unsigned cron_ticks;
 	struct gw_conn *conns;
 	size_t nconns;
-	size_t nws; /* connections in state WS */
+	size_t nws;     /* connections in state WS */
+	size_t nws_ctx; /* of them, with a wslay context (gw_ws.c) */
 	struct gw_conn *hello_head, *hello_tail;
 	struct gw_conn *flushq;
 	struct gw_conn *freeq;
