@@ -123,8 +123,10 @@ status_gateway(struct ctl *c, const char *base, json_t **out)
 			    ex == CTL_OK
 				    ? json_null()
 				    : json_string(msg ? msg : "no answer"));
-	if (ex != CTL_OK)
+	if (ex != CTL_OK) {
+		ctl_resp_report(c, base, "readiness", &r);
 		rv = ex;
+	}
 	ctl_resp_free(&r);
 
 	ctl_http(c, base, "GET", "/metrics", NULL, &r);
@@ -190,12 +192,15 @@ status_print(const json_t *g)
 		       json_is_true(json_object_get(g, "ready"))
 			       ? "link up, state loaded"
 			       : "unreachable or loading");
-	printf("  persister  %s\n",
-	       strcmp(pst, "ok") == 0 ? "ok (answered a history read)"
-	       : strcmp(pst, "unavailable") == 0
-		       ? "unavailable (a history read failed)"
-		       : "not checked (needs a ready registry and an admin "
-			 "token)");
+	if (strcmp(pst, "ok") == 0)
+		pst = "ok (answered a history read)";
+	else if (strcmp(pst, "unavailable") == 0)
+		pst = "unavailable (a history read failed)";
+	else if (!json_is_true(json_object_get(g, "ready")))
+		pst = "not checked (the registry is not ready)";
+	else
+		pst = "not checked (needs an admin token)";
+	printf("  persister  %s\n", pst);
 	if (m != NULL && json_object_get(m, "presence_gateway_sessions"))
 		printf("  sessions   %lld (%lld WebSockets, %lld "
 		       "connections)\n",
