@@ -234,10 +234,11 @@ ctl_cmd_user(struct ctl *c)
 		!json_is_true(json_object_get(pres, "is_online")) &&
 		json_array_size(ss) == 0 && json_array_size(hist) == 0;
 	if (c->json) {
-		doc = json_pack("{s:s,s:o,s:o,s:o,s:b}", "user_id", id,
+		doc = json_pack("{s:s,s:o,s:o,s:o,s:o}", "user_id", id,
 				"presence", json_or_null(pres), "sessions",
 				json_or_null(ss), "history",
-				json_or_null(hist), "known", !never);
+				json_or_null(hist), "known",
+				pres ? json_boolean(!never) : json_null());
 		if (json_object_size(errors) > 0)
 			json_object_set(doc, "errors", errors);
 		ctl_print_json(doc);
