@@ -23,6 +23,7 @@ enum gw_fe_kind {
 	GW_FE_API,     /* v1 HTTP API heartbeat sessions (gw_fe_api.c) */
 	GW_FE_SEED004, /* v1 WebSocket, seed 004 events (gw_fe_compat.c) */
 	GW_FE_SIO,     /* Socket.IO v4 (gw_fe_sio.c) */
+	GW_FE_SIGNALR, /* SignalR JSON hub (gw_fe_signalr.c) */
 	GW_FE_KINDS
 };
 

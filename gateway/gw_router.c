@@ -3,10 +3,11 @@
  * path pattern to one handler per endpoint. A pattern is matched segment
  * by segment on the decoded path: "*" takes any one segment (the handler
  * validates ids, so a bad one answers 400, not 404), "+" any non-empty
- * one; a path that configuration names (socketio_path) has a match
- * function instead of a pattern. The first route whose pattern and
- * method match wins; a path that some route matches with another method
- * answers 405, before any authentication; anything else 404.
+ * one; a path that configuration names (socketio_path, signalr_paths)
+ * has a match function instead of a pattern. The first route whose
+ * pattern and method match wins; a path that some route matches with
+ * another method answers 405, before any authentication; anything else
+ * 404.
  *
  * A request asking for an upgrade to something other than what its
  * route speaks is answered and the connection closed, since what follows
@@ -21,6 +22,7 @@
 #include "gw_fe_api.h"
 #include "gw_fe_compat.h"
 #include "gw_fe_sio.h"
+#include "gw_fe_signalr.h"
 #include "gw_metrics.h"
 #include "gw_upgrade.h"
 #include "prs_util.h"
@@ -85,6 +87,11 @@ static const struct gw_cfg_route {
 	{{M(HTTP_GET) | M(HTTP_POST) | M(HTTP_OPTIONS), NULL, gw_sio_request,
 	  true},
 	 router_sio_path},
+	/* SignalR hubs (signalr_paths): negotiate and its preflight, the
+	 * WebSocket */
+	{{M(HTTP_POST) | M(HTTP_OPTIONS), NULL, gw_signalr_negotiate, false},
+	 gw_signalr_is_negotiate},
+	{{M(HTTP_GET), NULL, gw_signalr_connect, true}, gw_signalr_is_hub},
 };
 
 /* True if the decoded path pp has the segments of pattern. */

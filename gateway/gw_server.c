@@ -594,4 +594,7 @@ gw_config_defaults(struct gw_config *cfg)
 	cfg->socketio_all = true;
 	cfg->socketio_ping_interval_ms = 25000;
 	cfg->socketio_ping_timeout_ms = 20000;
+	cfg->signalr_paths = "/hubs/location,/hubs/presence";
+	cfg->signalr_keepalive_ms = 15000;
+	cfg->signalr_client_timeout_ms = 30000;
 }

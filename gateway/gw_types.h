@@ -48,13 +48,16 @@ struct gw_config {
 	int64_t max_header_bytes;    /* request head and each line (431) */
 	int64_t max_headers;         /* header lines per request (431) */
 	char *allowed_origins;       /* comma-separated; "" = any Origin */
-	char *compat_events; /* "" (v1) or "seed004": /ws/presence/{id} */
+	char *compat_events;     /* "" (v1) or "seed004": /ws/presence/{id} */
 	/* Socket.IO drop-in (gw_fe_sio.c) */
 	char *socketio_path;     /* "/socket.io/" */
 	bool socketio_all;       /* socketio_audience = all (else threads) */
 	bool socketio_all_users; /* jwt: all without the admin claim */
 	int64_t socketio_ping_interval_ms;
 	int64_t socketio_ping_timeout_ms;
+	char *signalr_paths;     /* comma-separated SignalR hub paths */
+	int64_t signalr_keepalive_ms;      /* server silence: send a Ping */
+	int64_t signalr_client_timeout_ms; /* client silence: drop it */
 };
 
 enum gw_conn_state {
@@ -73,6 +76,7 @@ struct gw_ws_in;
 struct gw_conn;
 struct gw_ws_handler;
 struct gw_fe;
+struct gw_sr_hub;
 
 /* What the protocol a connection speaks does with it: set by the codec
  * (gw_http1_attach, gw_ws_start), called by the connection layer, which
@@ -223,9 +227,10 @@ struct gw_server {
 	/* the frontend of /ws/presence/{id} sessions (compat_events; set
 	 * by gw_gateway.c, NULL: v1) */
 	const struct gw_fe *user_ws_fe;
-	struct gw_view *views; /* what clients were shown, per user */
-	struct gw_sio *sio;    /* Socket.IO sessions (gw_fe_sio.c) */
-	struct gw_buf scratch; /* reused for JSON and frames */
+	struct gw_view *views;     /* what clients were shown, per user */
+	struct gw_sio *sio;        /* Socket.IO sessions (gw_fe_sio.c) */
+	struct gw_sr_hub *signalr; /* SignalR hubs (gw_fe_signalr.c) */
+	struct gw_buf scratch;     /* reused for JSON and frames */
 	struct gw_buf frames[GW_FE_KINDS_MAX]; /* one event, per kind */
 	bool stopping;
 	bool listening;

@@ -301,10 +301,14 @@ ws_tick(struct gw_conn *c, int64_t now)
 		prs_debug("conn %llu: heartbeat timeout",
 			  (unsigned long long) c->serial);
 		gw_conn_abort(c);
-	} else if (now >= c->next_ping) {
+		return;
+	}
+	if (now >= c->next_ping) {
 		gw_ws_ping(c);
 		c->next_ping = now + cfg->heartbeat_ms;
 	}
+	if (c->ws_handler->tick != NULL)
+		c->ws_handler->tick(c, now);
 }
 
 static void
@@ -322,7 +326,10 @@ ws_expired(struct gw_conn *c)
 static void
 ws_stop(struct gw_conn *c)
 {
-	gw_ws_close(c, 1001, "server shutting down", false);
+	if (c->ws_handler->stop != NULL)
+		c->ws_handler->stop(c);
+	else
+		gw_ws_close(c, 1001, "server shutting down", false);
 }
 
 static void

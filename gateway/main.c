@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "gw_auth.h"
+#include "gw_fe_signalr.h"
 #include "gw_gateway.h"
 #include "gw_http1.h"
 #include "gw_reg.h"
@@ -71,6 +72,7 @@ int
 main(int argc, char **argv)
 {
 	char *auth_mode = "jwt", *secret_file = "", *sio_audience = "all";
+	const char *why;
 	bool debug = false;
 	struct ev_loop *loop;
 	ev_signal sigterm, sigint;
@@ -163,6 +165,17 @@ main(int argc, char **argv)
 		 &cfg.socketio_ping_timeout_ms, 100, 3600000,
 		 "Engine.IO pingTimeout: no pong this long after a ping "
 		 "ends the session (unclean)"},
+		{"signalr_paths", PRS_OPT_STR, &cfg.signalr_paths, 0, 0,
+		 "comma-separated SignalR hub paths (seed 000 drop-in; "
+		 "empty: none)"},
+		{"signalr_keepalive_ms", PRS_OPT_INT,
+		 &cfg.signalr_keepalive_ms, 1000, 3600000,
+		 "SignalR: send a Ping record after this much silence "
+		 "toward the client"},
+		{"signalr_client_timeout_ms", PRS_OPT_INT,
+		 &cfg.signalr_client_timeout_ms, 1000, 3600000,
+		 "SignalR: drop a client that sent nothing for this long "
+		 "(unclean: grace applies)"},
 		{"debug", PRS_OPT_BOOL, &debug, 0, 0, "log debug messages"},
 	};
 
@@ -196,6 +209,10 @@ main(int argc, char **argv)
 	if (!sio_path_valid(cfg.socketio_path)) {
 		fprintf(stderr, "presence-gateway: socketio_path: an absolute "
 				"path such as /socket.io/\n");
+		return 2;
+	}
+	if ((why = gw_signalr_paths_check(cfg.signalr_paths)) != NULL) {
+		fprintf(stderr, "presence-gateway: signalr_paths: %s\n", why);
 		return 2;
 	}
 	if (strcmp(auth_mode, "none") == 0) {
