@@ -48,15 +48,15 @@ struct gw_config {
 	int64_t max_header_bytes;    /* request head and each line (431) */
 	int64_t max_headers;         /* header lines per request (431) */
 	char *allowed_origins;       /* comma-separated; "" = any Origin */
-	char *compat_events;     /* "" (v1) or "seed004": /ws/presence/{id} */
+	char *compat_events; /* "" (v1) or "seed004": /ws/presence/{id} */
 	/* Socket.IO drop-in (gw_fe_sio.c) */
 	char *socketio_path;     /* "/socket.io/" */
 	bool socketio_all;       /* socketio_audience = all (else threads) */
 	bool socketio_all_users; /* jwt: all without the admin claim */
 	int64_t socketio_ping_interval_ms;
 	int64_t socketio_ping_timeout_ms;
-	char *signalr_paths;     /* comma-separated SignalR hub paths */
-	int64_t signalr_keepalive_ms;      /* server silence: send a Ping */
+	char *signalr_paths;          /* comma-separated SignalR hub paths */
+	int64_t signalr_keepalive_ms; /* server silence: send a Ping */
 	int64_t signalr_client_timeout_ms; /* client silence: drop it */
 };
 
