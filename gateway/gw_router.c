@@ -20,6 +20,7 @@
 #include "gw_fe_api.h"
 #include "gw_fe_compat.h"
 #include "gw_metrics.h"
+#include "gw_static.h"
 #include "gw_upgrade.h"
 #include "prs_util.h"
 
@@ -66,6 +67,15 @@ static const struct gw_route routes[] = {
 	 false},
 	{M(HTTP_GET), "/admin/online-users", gw_compat_admin_online, false},
 	{M(HTTP_GET), "/admin/online-users/", gw_compat_admin_online, false},
+	/* static files (gw_static.c): the SDK, the demo, the admin console */
+	{M(HTTP_GET) | M(HTTP_HEAD), "/v1/client.js", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/v1/client.d.ts", gw_static_serve,
+	 false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/demo", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/demo/*", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/admin", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/admin/*", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/ui/*", gw_static_serve, false},
 };
 
 /* True if the decoded path pp has the segments of pattern. */
