@@ -43,7 +43,9 @@
 	"frame-ancestors 'none'"
 
 /* Pages revalidate on every load (a deploy shows at once); the SDK may be
- * reused for five minutes by the 19,000 clients of a gateway. */
+ * reused for five minutes by the 19,000 clients of a gateway. The SDK may
+ * also be imported by pages of any origin (a module import is a CORS
+ * request): it is public and carries no credentials. */
 #define CACHE_PAGE "no-cache"
 #define CACHE_SDK  "public, max-age=300"
 
@@ -135,6 +137,7 @@ gw_static_map(const struct gw_path *pp, struct gw_static_file *f)
 				continue;
 			static_set(f, "", file, strlen(file), CACHE_SDK);
 			f->ctype = static_type(file, strlen(file));
+			f->cors = true;
 			return 0;
 		}
 		return -1;
@@ -330,7 +333,7 @@ gw_static_serve(struct gw_conn *c, const struct gw_http1_req *rq,
 	const struct gw_config *cfg = c->srv->cfg;
 	struct gw_static_file f;
 	struct stat st;
-	char etag[96], extra[640];
+	char etag[96], extra[704];
 	const char *inm = rq->hdr[GW_H_IF_NONE_MATCH];
 	size_t max = GW_STATIC_MAX_BYTES, got;
 	int fd, rv;
@@ -357,8 +360,8 @@ gw_static_serve(struct gw_conn *c, const struct gw_http1_req *rq,
 	snprintf(extra, sizeof(extra),
 		 "ETag: %s\r\nContent-Security-Policy: " STATIC_CSP "\r\n"
 		 "X-Content-Type-Options: nosniff\r\n"
-		 "Referrer-Policy: no-referrer\r\n",
-		 etag);
+		 "Referrer-Policy: no-referrer\r\n%s",
+		 etag, f.cors ? "Access-Control-Allow-Origin: *\r\n" : "");
 	if (inm != NULL && gw_static_etag_match(inm, etag)) {
 		close(fd);
 		gw_http1_respond_cached(c, 304, f.ctype, f.cache, extra, NULL,

@@ -23,6 +23,7 @@ struct gw_static_file {
 	char name[GW_STATIC_NAME_MAX + 1]; /* the file's name in dir */
 	const char *ctype;                 /* Content-Type (static string) */
 	const char *cache;                 /* Cache-Control (static string) */
+	bool cors; /* any origin may read it (the SDK: module imports) */
 };
 
 /* Maps the decoded path pp to a file below a web root: 0 and *f, or -1

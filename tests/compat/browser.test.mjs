@@ -43,6 +43,7 @@ test('static files: types, ETag and 304, cache headers, CSP, HEAD, no traversal'
   assert.equal(js.status, 200);
   assert.match(js.headers.get('content-type'), /^text\/javascript/);
   assert.match(js.headers.get('cache-control'), /max-age=300/);
+  assert.equal(js.headers.get('access-control-allow-origin'), '*'); // importable from any page
   const etag = js.headers.get('etag');
   assert.match(etag, /^W\/"[0-9a-f.-]+"$/);
   assert.match(await js.text(), /export class PresenceClient/);
@@ -57,6 +58,7 @@ test('static files: types, ETag and 304, cache headers, CSP, HEAD, no traversal'
   assert.equal(page.headers.get('cache-control'), 'no-cache');
   assert.match(page.headers.get('content-security-policy'), /default-src 'self'; script-src 'self'/);
   assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(page.headers.get('access-control-allow-origin'), null);
   assert.equal((await fetch(`${base}/admin`)).status, 200);
   assert.match((await fetch(`${base}/ui/base.css`)).headers.get('content-type'), /^text\/css/);
   const head = await raw('/demo/demo.js', 'HEAD');

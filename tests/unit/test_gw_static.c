@@ -59,6 +59,21 @@ refused(const char *url)
 }
 
 static void
+test_map_cors(void **state)
+{
+	struct gw_static_file f;
+
+	assert_int_equal(map("/v1/client.js", &f), 0);
+	assert_true(f.cors);
+	assert_int_equal(map("/v1/client.d.ts", &f), 0);
+	assert_true(f.cors);
+	assert_int_equal(map("/demo/demo.js", &f), 0);
+	assert_false(f.cors);
+	assert_int_equal(map("/admin/", &f), 0);
+	assert_false(f.cors);
+}
+
+static void
 test_map_known(void **state)
 {
 	maps_to("/v1/client.js", "", "presence-client.js", "text/javascript");
@@ -364,6 +379,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_map_known),
+		cmocka_unit_test(test_map_cors),
 		cmocka_unit_test(test_map_traversal),
 		cmocka_unit_test(test_map_types),
 		cmocka_unit_test(test_map_lengths),
