@@ -78,6 +78,7 @@ test('static files: types, ETag and 304, cache headers, CSP, HEAD, no traversal'
 
 let browser;
 const problems = [];
+let problemsFrom = 0; // each test checks the problems of its own pages
 
 before(async () => {
   browser = await puppeteer.launch({
@@ -225,6 +226,46 @@ test('demo and admin console in headless Chromium', async () => {
   await alice.waitForSelector(row('carol', 'offline'), { timeout: graceMs + 5000 });
 
   console.log(`online seen in ${seeOnlineMs} ms; hidden->away->online in ${awayRoundMs} ms; screenshots in ${shots}`);
-  assert.deepEqual(problems, []);
+  assert.deepEqual(problems.slice(problemsFrom), []);
   for (const c of [dana, farah]) c.ws.close();
+});
+
+test('the SDK imported by a page: idle after idleMs without input, active on input', async () => {
+  problemsFrom = problems.length;
+  const w = await rawClient('watcher-of-ivy', 1);
+  w.send({ type: 'watch', id: 'w', user_ids: ['ivy'] });
+  const page = await newPage('ivy');
+  await page.goto(`${base}/demo/`); // a page of the gateway's origin (not signed in)
+  await page.evaluate(async () => {
+    const { PresenceClient } = await import('/v1/client.js');
+    // no url: the gateway the module came from
+    window.ivy = new PresenceClient({ userId: 'ivy', autoAway: { idleMs: 1000 } });
+    await window.ivy.connect();
+  });
+  const seen = (pred) => w.seen.some((m) => m.type === 'presence' && m.user_id === 'ivy' && pred(m));
+  const until = async (pred, what, ms = 5000) => {
+    const end = Date.now() + ms;
+    while (!seen(pred)) {
+      if (Date.now() > end) throw new Error(`no ${what}; saw ${JSON.stringify(w.seen)}`);
+      await sleep(20);
+    }
+  };
+  await until((m) => m.status === 'online', 'ivy online');
+  const t0 = Date.now();
+  await until((m) => m.status === 'away' && m.auto === true, 'ivy auto-away');
+  const idleAfter = Date.now() - t0;
+  assert.ok(idleAfter >= 700, `idle after ${idleAfter} ms`);
+  const n = w.seen.length;
+  await page.mouse.move(40, 40);
+  await page.mouse.move(80, 60);
+  const end = Date.now() + 5000;
+  while (!w.seen.slice(n).some((m) => m.type === 'presence' && m.user_id === 'ivy' && m.status === 'online')) {
+    if (Date.now() > end) throw new Error('ivy not online again after input');
+    await sleep(20);
+  }
+  assert.equal(await page.evaluate(() => window.ivy.idle), false);
+  await page.evaluate(() => window.ivy.close());
+  await page.browserContext().close();
+  w.ws.close();
+  assert.deepEqual(problems.slice(problemsFrom), []);
 });

@@ -3,7 +3,7 @@
 // SDK the gateway serves at /v1/client.js.
 import { PresenceClient } from '/v1/client.js';
 import {
-  $, h, fill, api, avatar, timeAgo, clock, statusLabel, displayName, tokenSubject, toast,
+  $, h, fill, api, avatar, timeAgo, clock, statusLabel, displayName, tokenClaims, toast,
 } from '/ui/ui.js';
 
 const STORE_KEY = 'presence-demo';
@@ -14,6 +14,7 @@ let client = null;
 let me = null; // our user id
 let thread = null;
 let auth = {}; // for the HTTP API: {token} or {user}
+let mayEdit = false; // may read and edit the thread's members (HTTP API)
 const roster = new Map(); // user id -> presence
 const members = new Set();
 let typingTimer = null;
@@ -32,17 +33,22 @@ function signinError(text) {
 async function start({ name, thread: t, token }) {
   thread = t;
   // one id per person, however the name is capitalized
-  const userId = token ? tokenSubject(token) : name.toLowerCase().replace(/\s+/g, '-');
+  const claims = token ? tokenClaims(token) : {};
+  const userId = token ? claims.sub : name.toLowerCase().replace(/\s+/g, '-');
   if (!userId) return signinError('That token has no subject (sub).');
   me = userId;
   auth = token ? { token } : { user: userId };
+  // under auth none every HTTP caller is an admin; under jwt only an
+  // admin token may edit threads, so a user must already be a member
+  mayEdit = !token || claims.admin === true;
   sessionStorage.setItem(STORE_KEY, JSON.stringify({ name, thread: t, token }));
 
   // Join before connecting, so the others get our `online` as a thread
-  // member. Under auth none every HTTP caller may edit threads; under jwt
-  // only an admin, so a user must already be a member.
-  const joined = await api('POST', `/v1/threads/${encodeURIComponent(t)}/members`, { user_ids: [userId] }, auth);
-  if (joined.status === 401) return signinError('The gateway refused the credentials.');
+  // member.
+  if (mayEdit) {
+    const joined = await api('POST', `/v1/threads/${encodeURIComponent(t)}/members`, { user_ids: [userId] }, auth);
+    if (joined.status === 401) return signinError('The gateway refused the credentials.');
+  }
 
   roster.clear();
   members.clear();
@@ -76,8 +82,8 @@ async function start({ name, thread: t, token }) {
 async function loadMembers() {
   if (!client || client.state === 'closed') return;
   let ids = null;
-  const r = await api('GET', `/v1/threads/${encodeURIComponent(thread)}/members`, undefined, auth);
-  if (r.status === 200) ids = r.json.user_ids.map(String);
+  const r = mayEdit ? await api('GET', `/v1/threads/${encodeURIComponent(thread)}/members`, undefined, auth) : null;
+  if (r?.status === 200) ids = r.json.user_ids.map(String);
   else {
     try {
       ids = (await client.listOnline(thread)).map((p) => p.user_id);

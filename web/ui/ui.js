@@ -115,14 +115,14 @@ export function errorText(r) {
   return r?.json?.error?.message ?? `HTTP ${r?.status}`;
 }
 
-// The `sub` of a JWT (not verified: the gateway does that).
-export function tokenSubject(token) {
+// The claims of a JWT (not verified: the gateway does that), or {}.
+export function tokenClaims(token) {
   try {
     const b64 = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
     const bin = atob(b64 + '==='.slice((b64.length + 3) % 4));
-    return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)))).sub ?? null;
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
   } catch {
-    return null;
+    return {};
   }
 }
 
