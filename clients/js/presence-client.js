@@ -140,6 +140,8 @@ export class PresenceClient {
   #lastTx = 0;
   #stopped = true; // not started, or closed for good
   #chosen = null; // {status, text}: sent in every hello
+  #choiceSeq = 0; // setStatus calls so far
+  #statusInFlight = 0; // set_status requests not answered yet
   #typingOut = new Map(); // thread -> interval (our repeats)
   #typingIn = new Map(); // thread -> Set of user ids typing
   #idle = false;
@@ -274,9 +276,14 @@ export class PresenceClient {
       if (this.#o.userId != null) hello.user_id = String(this.#o.userId);
       if (this.#o.device != null) hello.device = this.#o.device;
       if (this.#o.meta != null) hello.meta = this.#o.meta;
-      if (this.#chosen) {
-        hello.status = this.#chosen.status;
-        if (this.#chosen.text != null) hello.text = this.#chosen.text;
+      // A plain `online` is what a hello without status means anyway,
+      // and leaving it out cannot undo what another device of the user
+      // chose while this one was away; any other choice is sent, so it
+      // survives an outage longer than the grace.
+      const ch = this.#chosen;
+      if (ch && (ch.status !== 'online' || ch.text != null)) {
+        hello.status = ch.status;
+        if (ch.text != null) hello.text = ch.text;
       }
       this.#send(hello);
     };
@@ -450,8 +457,13 @@ export class PresenceClient {
   }
 
   #onReply(m) {
-    if (m.type === 'presence_list' && Array.isArray(m.users))
-      for (const u of m.users) this.#apply(u);
+    const p0 = m.id !== undefined ? this.#pending.get(m.id) : undefined;
+    if (m.type === 'presence_list' && Array.isArray(m.users)) {
+      // an answer to a request older than our last setStatus must not
+      // undo that choice locally
+      const fresh = !p0 || p0.choiceSeq === this.#choiceSeq;
+      for (const u of m.users) this.#apply(u, fresh);
+    }
     if (m.type === 'error') {
       if (m.code === 'unauthorized' && (m.id === 'hello' || m.id === undefined)) this.#authError = true;
       if (m.code === 'token_expired') this.#tokenExpired = true;
@@ -471,11 +483,15 @@ export class PresenceClient {
     else p.resolve();
   }
 
-  #apply(raw) {
+  // adopt: whether our own presence in raw may tell our chosen status
+  // (not while our own set_status is on its way, nor from an answer to a
+  // request made before it).
+  #apply(raw, adopt = true) {
     if (!raw || typeof raw.user_id !== 'string') return;
     const next = normalize(raw);
     const prev = this.#store.get(next.user_id);
-    if (next.user_id === this.#userId && !next.auto && STATUSES.includes(next.status))
+    if (adopt && this.#statusInFlight === 0 && next.user_id === this.#userId && !next.auto &&
+        STATUSES.includes(next.status))
       this.#chosen = { status: next.status, text: next.text };
     if (!differs(prev, next)) {
       // keep the freshest last_seen without telling anyone
@@ -567,7 +583,7 @@ export class PresenceClient {
     return new Promise((resolve, reject) => {
       const id = `r${this.#nextId++}`;
       const full = { ...msg, id };
-      const p = { msg: full, resolve, reject, sent: false, internal };
+      const p = { msg: full, resolve, reject, sent: false, internal, choiceSeq: this.#choiceSeq };
       p.timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new PresenceError('timeout', `no answer to ${msg.type} within ${this.#o.requestTimeoutMs} ms`));
@@ -593,9 +609,11 @@ export class PresenceClient {
   // its text; also sent in the hello of every later reconnect.
   setStatus(status, text) {
     this.#chosen = { status, text: text ?? null };
+    this.#choiceSeq++;
+    this.#statusInFlight++;
     const m = { type: 'set_status', status };
     if (text != null) m.text = text;
-    return this.#request(m);
+    return this.#request(m).finally(() => { this.#statusInFlight--; });
   }
 
   // Follows these users: their presence now (also as `presence` events
