@@ -61,7 +61,7 @@ async function open() {
 
 function setAuthPill(text, kind) {
   const p = $('#auth-state');
-  p.className = `pill ${kind}`;
+  p.className = `pill hide-narrow ${kind}`;
   p.textContent = text;
 }
 
