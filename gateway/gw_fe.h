@@ -22,6 +22,7 @@ enum gw_fe_kind {
 	GW_FE_V1WS,    /* v1 WebSocket (gw_fe_v1ws.c) */
 	GW_FE_API,     /* v1 HTTP API heartbeat sessions (gw_fe_api.c) */
 	GW_FE_SEED004, /* v1 WebSocket, seed 004 events (gw_fe_compat.c) */
+	GW_FE_SIGNALR, /* SignalR JSON hub (gw_fe_signalr.c) */
 	GW_FE_KINDS
 };
 
@@ -61,6 +62,9 @@ struct gw_fe {
 	/* Ends s for why, as the protocol says; returns false when this
 	 * kind keeps the session for that reason. */
 	bool (*close)(struct gw_session *s, enum gw_end why);
+	/* c, whose c->fe is this and which holds this frontend's state in
+	 * c->fe_data, is about to be freed. NULL: nothing to do. */
+	void (*conn_free)(struct gw_conn *c);
 };
 
 #endif

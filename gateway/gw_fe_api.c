@@ -174,6 +174,26 @@ history_json(const Prs__Reply *r)
 	return json_pack("{s:o}", "events", a);
 }
 
+bool
+gw_api_reply_failed(struct gw_conn *c, const Prs__Reply *r)
+{
+	if (r == NULL) {
+		gw_http1_respond_error(c, 503, NULL,
+				       "the registry did not answer", NULL,
+				       false);
+		return true;
+	}
+	if (r->error != NULL && r->error[0] != '\0') {
+		int st = gw_api_code_status(r->error);
+		gw_http1_respond_error(
+			c, st, st == 500 ? "internal" : r->error,
+			r->message && r->message[0] ? r->message : r->error,
+			NULL, false);
+		return true;
+	}
+	return false;
+}
+
 static void
 api_reply_cb(struct gw_conn *c, struct gw_pending *p, const Prs__Reply *r)
 {
@@ -182,17 +202,7 @@ api_reply_cb(struct gw_conn *c, struct gw_pending *p, const Prs__Reply *r)
 
 	if (!gw_http1_active(c))
 		return;
-	if (r == NULL) {
-		gw_http1_respond_error(c, 503, NULL,
-				       "the registry did not answer", NULL,
-				       false);
-	} else if (r->error != NULL && r->error[0] != '\0') {
-		int st = gw_api_code_status(r->error);
-		gw_http1_respond_error(
-			c, st, st == 500 ? "internal" : r->error,
-			r->message && r->message[0] ? r->message : r->error,
-			NULL, false);
-	} else {
+	if (!gw_api_reply_failed(c, r)) {
 		switch (p->route) {
 		case R_PRESENCE:
 			if (r->n_users == 0) {
@@ -261,14 +271,20 @@ api_reply_cb(struct gw_conn *c, struct gw_pending *p, const Prs__Reply *r)
 	gw_http1_resume(c);
 }
 
+void
+gw_api_request(struct gw_conn *c, int route, Prs__Request *rq, gw_reply_cb cb)
+{
+	struct gw_pending *p = gw_reg_request(c->srv, rq, c, cb);
+
+	p->route = route;
+	gw_http1_wait(c);
+}
+
 /* Sends rq and waits for the answer without reading further requests. */
 static void
 api_request(struct gw_conn *c, int route, Prs__Request *rq)
 {
-	struct gw_pending *p = gw_reg_request(c->srv, rq, c, api_reply_cb);
-
-	p->route = route;
-	gw_http1_wait(c);
+	gw_api_request(c, route, rq, api_reply_cb);
 }
 
 /* The "user_ids" of a JSON body; NULL after answering 400/413. */

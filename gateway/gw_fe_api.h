@@ -7,6 +7,7 @@
 
 #include "gw_http1.h"
 #include "gw_path.h"
+#include "gw_reg.h"
 #include "gw_types.h"
 
 /* GET /v1/users/{id}/presence */
@@ -55,6 +56,14 @@ int gw_api_identity(struct gw_conn *c, const struct gw_http1_req *rq,
 		    const struct gw_path *pp, char **user, bool *admin);
 /* The HTTP status of a registry error code (500 when unknown). */
 int gw_api_code_status(const char *code);
+/* Answers a failed registry reply to an HTTP caller: 503 when r is NULL
+ * (no answer), the error's status and code when it has one. Returns true
+ * after answering, false for a reply to use. */
+bool gw_api_reply_failed(struct gw_conn *c, const Prs__Reply *r);
+/* Sends rq for an HTTP caller and waits for cb without reading further
+ * requests (route: the caller's tag, p->route in cb). */
+void gw_api_request(struct gw_conn *c, int route, Prs__Request *rq,
+		    gw_reply_cb cb);
 
 /* The ops of HTTP heartbeat sessions. */
 extern const struct gw_fe gw_fe_api;

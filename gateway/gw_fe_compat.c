@@ -43,16 +43,8 @@ compat_reply_cb(struct gw_conn *c, struct gw_pending *p, const Prs__Reply *r)
 		json_decref(a);
 		return;
 	}
-	if (r == NULL) {
-		gw_http1_respond_error(c, 503, NULL,
-				       "the registry did not answer", NULL,
-				       false);
-	} else if (r->error != NULL && r->error[0] != '\0') {
-		int st = gw_api_code_status(r->error);
-		gw_http1_respond_error(
-			c, st, st == 500 ? "internal" : r->error,
-			r->message && r->message[0] ? r->message : r->error,
-			NULL, false);
+	if (gw_api_reply_failed(c, r)) {
+		/* answered */
 	} else if (p->route == R_ONLINE_USERS) {
 		for (i = 0; i < r->n_users; i++)
 			json_array_append_new(
@@ -86,8 +78,6 @@ static void
 compat_ask(struct gw_conn *c, int route, Prs__Request *preq, char *user,
 	   bool admin)
 {
-	struct gw_pending *p;
-
 	if (!gw_reg_ready(c->srv)) {
 		gw_http1_respond_error(c, 503, NULL, "registry unavailable",
 				       NULL, false);
@@ -97,9 +87,7 @@ compat_ask(struct gw_conn *c, int route, Prs__Request *preq, char *user,
 	preq->admin = admin;
 	preq->user_id = user;
 	preq->thread_id = "";
-	p = gw_reg_request(c->srv, preq, c, compat_reply_cb);
-	p->route = route;
-	gw_http1_wait(c);
+	gw_api_request(c, route, preq, compat_reply_cb);
 }
 
 /* ---- seed 002 ------------------------------------------------------ */

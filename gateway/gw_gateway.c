@@ -13,6 +13,7 @@
 
 #include "gw_fe_api.h"
 #include "gw_fe_compat.h"
+#include "gw_fe_signalr.h"
 #include "gw_http1.h"
 #include "gw_reg.h"
 #include "gw_router.h"
@@ -39,6 +40,7 @@ static void
 gateway_second(struct gw_server *srv, int64_t now)
 {
 	gw_api_sessions_expire(srv, now);
+	gw_signalr_second(srv, now);
 }
 
 static void
@@ -52,6 +54,7 @@ gateway_fini(struct gw_server *srv)
 {
 	gw_api_sessions_end_all(srv);
 	gw_view_free(srv);
+	gw_signalr_fini(srv);
 	free(srv->await);
 	srv->await = NULL;
 	srv->nawait = srv->capawait = 0;
@@ -62,6 +65,8 @@ gateway_conn_free(struct gw_conn *c)
 {
 	if (c->npending > 0)
 		gw_reg_detach(c->srv, c);
+	if (c->fe != NULL && c->fe->conn_free != NULL)
+		c->fe->conn_free(c);
 }
 
 static const struct gw_server_hooks gateway_hooks = {
@@ -81,4 +86,5 @@ gw_gateway_init(struct gw_server *srv, struct ev_loop *loop,
 	gw_server_init(srv, loop, cfg, &gateway_hooks);
 	if (strcmp(cfg->compat_events, "seed004") == 0)
 		srv->user_ws_fe = &gw_fe_seed004;
+	gw_signalr_init(srv);
 }

@@ -46,6 +46,8 @@ static const char *const hdr_names[GW_H_COUNT] = {
 	[GW_H_TRANSFER_ENCODING] = "transfer-encoding",
 	[GW_H_ORIGIN] = "origin",
 	[GW_H_IF_NONE_MATCH] = "if-none-match",
+	[GW_H_AC_REQUEST_METHOD] = "access-control-request-method",
+	[GW_H_AC_REQUEST_HEADERS] = "access-control-request-headers",
 };
 
 struct gw_http {
@@ -112,6 +114,8 @@ status_text(int status)
 		return "Switching Protocols";
 	case 200:
 		return "OK";
+	case 204:
+		return "No Content";
 	case 304:
 		return "Not Modified";
 	case 400:
@@ -190,10 +194,16 @@ gw_http1_respond_cached(struct gw_conn *c, int status, const char *ctype,
 		return;
 	if (h != NULL && !h->keep_alive)
 		close = true;
-	gw_buf_printf(&head,
-		      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-		      "Content-Length: %zu\r\nCache-Control: %s\r\n%s%s\r\n",
-		      status, status_text(status), ctype, blen, cache,
+	if (status == 204) {
+		blen = 0; /* RFC 9110 §15.3.5: no content, no length */
+		gw_buf_printf(&head, "HTTP/1.1 204 No Content\r\n");
+	} else {
+		gw_buf_printf(&head,
+			      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+			      "Content-Length: %zu\r\n",
+			      status, status_text(status), ctype, blen);
+	}
+	gw_buf_printf(&head, "Cache-Control: %s\r\n%s%s\r\n", cache,
 		      extra ? extra : "",
 		      close ? "Connection: close\r\n" : "");
 	if (gw_conn_fits(c, head.len + blen)) {
@@ -487,8 +497,9 @@ process(struct gw_conn *c, const char *data, size_t len)
 			n = http_parser_execute(&h->p, &settings, data, ok);
 			e = HTTP_PARSER_ERRNO(&h->p);
 		}
-		if (c->state == GW_CONN_WS) {
-			/* Upgraded: the rest is the new codec's. */
+		if (c->ops != &http1_ops) {
+			/* Upgraded (and maybe closing already): the rest is
+			 * the new codec's. */
 			gw_http1_release(c);
 			if (n < len)
 				gw_conn_input(c, data + n, len - n);

@@ -26,6 +26,8 @@ enum gw_hdr {
 	GW_H_TRANSFER_ENCODING,
 	GW_H_ORIGIN,
 	GW_H_IF_NONE_MATCH,
+	GW_H_AC_REQUEST_METHOD, /* CORS preflight (gw_cors.c) */
+	GW_H_AC_REQUEST_HEADERS,
 	GW_H_COUNT
 };
 
@@ -58,8 +60,8 @@ void gw_http1_release(struct gw_conn *c);
 /* True if c is still speaking HTTP and can take a response. */
 bool gw_http1_active(const struct gw_conn *c);
 
-/* Queues one response (body copied; none for HEAD). close: close the
- * connection after it. */
+/* Queues one response (body copied; none for HEAD; 204 goes without
+ * Content-Type and Content-Length). close: close the connection after it. */
 void gw_http1_respond(struct gw_conn *c, int status, const char *ctype,
 		      const char *extra, const char *body, size_t blen,
 		      bool close);

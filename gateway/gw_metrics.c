@@ -84,6 +84,11 @@ gw_metrics_serve(struct gw_conn *c, const struct gw_http1_req *rq,
 		(unsigned long long) srv->n_repairs,
 		(unsigned long long) srv->n_repairs_dropped,
 		gw_view_count(srv), out_bytes, out_mem, srv->ws_out_peak);
+	/* wslay contexts alive: only WebSockets with a frame in flight */
+	gw_buf_printf(&b,
+		      "# TYPE presence_gateway_ws_parsers gauge\n"
+		      "presence_gateway_ws_parsers %zu\n",
+		      srv->nws_ctx);
 	gw_http1_respond(c, 200, "text/plain; version=0.0.4", NULL, b.data,
 			 b.len, false);
 	gw_buf_free(&b);

@@ -92,6 +92,29 @@ gw_path_parse(const char *url, size_t ulen, struct gw_path *pp)
 }
 
 bool
+gw_path_is(const struct gw_path *pp, const char *path)
+{
+	size_t n = pp->n, i;
+
+	if (path[0] != '/')
+		return false;
+	path++;
+	if (n > 0 && pp->len[n - 1] == 0)
+		n--; /* "/a/" */
+	for (i = 0; i < n; i++) {
+		const char *e = strchr(path, '/');
+		size_t len = e ? (size_t) (e - path) : strlen(path);
+
+		if (len != pp->len[i] || memcmp(path, pp->seg[i], len) != 0)
+			return false;
+		if (e == NULL)
+			return i + 1 == n;
+		path = e + 1;
+	}
+	return *path == '\0'; /* "/" or what remains after "/a/" */
+}
+
+bool
 gw_path_seg_is(const struct gw_path *pp, size_t i, const char *s)
 {
 	return i < pp->n && pp->len[i] == strlen(s) &&

@@ -26,6 +26,9 @@ struct gw_path {
  * GW_PATH_SEGS_MAX + 1 bytes, the caller's). Returns 0, or -1 for a
  * malformed target. */
 int gw_path_parse(const char *url, size_t ulen, struct gw_path *pp);
+/* True if pp's path is path (a configured "/a/b/", not encoded): the
+ * same segments, a trailing slash optional on either side. */
+bool gw_path_is(const struct gw_path *pp, const char *path);
 /* True if segment i exists and equals s. */
 bool gw_path_seg_is(const struct gw_path *pp, size_t i, const char *s);
 /* Finds key in the query string: 0 and *out (caller frees) when found,

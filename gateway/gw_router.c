@@ -3,9 +3,10 @@
  * path pattern to one handler per endpoint. A pattern is matched segment
  * by segment on the decoded path: "*" takes any one segment (the handler
  * validates ids, so a bad one answers 400, not 404), "+" any non-empty
- * one. The first route whose pattern and method match wins; a path that
- * some route matches with another method answers 405, before any
- * authentication; anything else 404.
+ * one; a path that configuration names (signalr_paths) has a match
+ * function instead of a pattern. The first route whose pattern and
+ * method match wins; a path that some route matches with another method
+ * answers 405, before any authentication; anything else 404.
  *
  * A request asking for an upgrade to something other than what its
  * route speaks is answered and the connection closed, since what follows
@@ -19,6 +20,7 @@
 
 #include "gw_fe_api.h"
 #include "gw_fe_compat.h"
+#include "gw_fe_signalr.h"
 #include "gw_metrics.h"
 #include "gw_static.h"
 #include "gw_upgrade.h"
@@ -67,15 +69,37 @@ static const struct gw_route routes[] = {
 	 false},
 	{M(HTTP_GET), "/admin/online-users", gw_compat_admin_online, false},
 	{M(HTTP_GET), "/admin/online-users/", gw_compat_admin_online, false},
-	/* static files (gw_static.c): the SDK, the demo, the admin console */
+	/* static files (gw_static.c): the SDK, the demo, the admin console.
+	 * Every file served is listed (and in docs/openapi.yaml): a new one
+	 * in web/ needs its line here. */
 	{M(HTTP_GET) | M(HTTP_HEAD), "/v1/client.js", gw_static_serve, false},
 	{M(HTTP_GET) | M(HTTP_HEAD), "/v1/client.d.ts", gw_static_serve,
 	 false},
 	{M(HTTP_GET) | M(HTTP_HEAD), "/demo", gw_static_serve, false},
-	{M(HTTP_GET) | M(HTTP_HEAD), "/demo/*", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/demo/", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/demo/demo.js", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/demo/demo.css", gw_static_serve, false},
 	{M(HTTP_GET) | M(HTTP_HEAD), "/admin", gw_static_serve, false},
-	{M(HTTP_GET) | M(HTTP_HEAD), "/admin/*", gw_static_serve, false},
-	{M(HTTP_GET) | M(HTTP_HEAD), "/ui/*", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/admin/", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/admin/admin.js", gw_static_serve,
+	 false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/admin/admin.css", gw_static_serve,
+	 false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/ui/ui.js", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/ui/base.css", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/ui/logo.svg", gw_static_serve, false},
+};
+
+/* Endpoints at paths the configuration names, looked at first. */
+static const struct gw_cfg_route {
+	struct gw_route r; /* pattern unused */
+	bool (*match)(const struct gw_config *cfg, const struct gw_path *pp);
+} cfg_routes[] = {
+	/* SignalR hubs (signalr_paths): negotiate and its preflight, the
+	 * WebSocket */
+	{{M(HTTP_POST) | M(HTTP_OPTIONS), NULL, gw_signalr_negotiate, false},
+	 gw_signalr_is_negotiate},
+	{{M(HTTP_GET), NULL, gw_signalr_connect, true}, gw_signalr_is_hub},
 };
 
 /* True if the decoded path pp has the segments of pattern. */
@@ -103,6 +127,24 @@ router_match(const char *pattern, const struct gw_path *pp)
 	return false;
 }
 
+/* Calls r's handler if r takes rq's method (1), else notes r as known
+ * (0). */
+static int
+router_try(const struct gw_route *r, struct gw_conn *c,
+	   const struct gw_http1_req *rq, const struct gw_path *pp,
+	   const struct gw_route **known)
+{
+	if (rq->method < 0 || rq->method >= 64 ||
+	    (r->methods & M(rq->method)) == 0) {
+		*known = r;
+		return 0;
+	}
+	if (rq->upgrade && !r->upgrade)
+		gw_http1_close_after(c);
+	r->fn(c, rq, pp);
+	return 1;
+}
+
 static void
 router_route(struct gw_conn *c, const struct gw_http1_req *rq,
 	     const struct gw_path *pp)
@@ -110,20 +152,14 @@ router_route(struct gw_conn *c, const struct gw_http1_req *rq,
 	const struct gw_route *known = NULL;
 	size_t i;
 
-	for (i = 0; i < PRS_ARRAY_LEN(routes); i++) {
-		const struct gw_route *r = &routes[i];
-
-		if (!router_match(r->pattern, pp))
-			continue;
-		if (rq->method >= 0 && rq->method < 64 &&
-		    (r->methods & M(rq->method)) != 0) {
-			if (rq->upgrade && !r->upgrade)
-				gw_http1_close_after(c);
-			r->fn(c, rq, pp);
+	for (i = 0; i < PRS_ARRAY_LEN(cfg_routes); i++)
+		if (cfg_routes[i].match(c->srv->cfg, pp) &&
+		    router_try(&cfg_routes[i].r, c, rq, pp, &known))
 			return;
-		}
-		known = r;
-	}
+	for (i = 0; i < PRS_ARRAY_LEN(routes); i++)
+		if (router_match(routes[i].pattern, pp) &&
+		    router_try(&routes[i], c, rq, pp, &known))
+			return;
 	if (rq->upgrade)
 		gw_http1_close_after(c);
 	if (known != NULL)

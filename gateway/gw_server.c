@@ -62,7 +62,7 @@ flush_schedule(struct gw_conn *c)
 {
 	size_t pending = gw_buf_pending(&c->out);
 
-	if (c->ws != NULL && pending > c->srv->ws_out_peak)
+	if (c->state == GW_CONN_WS && pending > c->srv->ws_out_peak)
 		c->srv->ws_out_peak = pending;
 	if (!c->in_flushq) {
 		c->in_flushq = true;
@@ -591,4 +591,7 @@ gw_config_defaults(struct gw_config *cfg)
 	cfg->max_headers = 64;
 	cfg->allowed_origins = "";
 	cfg->compat_events = "";
+	cfg->signalr_paths = "/hubs/location,/hubs/presence";
+	cfg->signalr_keepalive_ms = 15000;
+	cfg->signalr_client_timeout_ms = 30000;
 }

@@ -49,7 +49,11 @@ struct gw_config {
 	int64_t max_header_bytes;    /* request head and each line (431) */
 	int64_t max_headers;         /* header lines per request (431) */
 	char *allowed_origins;       /* comma-separated; "" = any Origin */
-	char *compat_events; /* "" (v1) or "seed004": /ws/presence/{id} */
+	char *compat_events;     /* "" (v1) or "seed004": /ws/presence/{id} */
+	bool socketio_all_users; /* jwt: all without the admin claim */
+	char *signalr_paths;     /* comma-separated SignalR hub paths */
+	int64_t signalr_keepalive_ms;      /* server silence: send a Ping */
+	int64_t signalr_client_timeout_ms; /* client silence: drop it */
 };
 
 enum gw_conn_state {
@@ -63,10 +67,12 @@ struct gw_server;
 struct gw_session;
 struct gw_http;
 struct gw_ws_close_in;
+struct gw_ws_in;
 
 struct gw_conn;
 struct gw_ws_handler;
 struct gw_fe;
+struct gw_sr_hub;
 
 /* What the protocol a connection speaks does with it: set by the codec
  * (gw_http1_attach, gw_ws_start), called by the connection layer, which
@@ -115,7 +121,8 @@ struct gw_conn {
 	int64_t rl_over_since; /* 0, or start of the current limited streak */
 	int64_t rl_last_over;  /* monotonic ms of the last refused message */
 	struct gw_http *http;  /* HTTP state, only while speaking HTTP */
-	wslay_event_context_ptr ws;
+	wslay_event_context_ptr ws; /* only while a frame is partly read */
+	struct gw_ws_in *ws_in;     /* its input accounting (gw_ws.c) */
 	struct gw_ws_close_in *close_in; /* a client's close frame (gw_ws.c) */
 	struct gw_session *sess;         /* after hello */
 	char *auth_user;             /* identity established at the upgrade */
@@ -124,6 +131,8 @@ struct gw_conn {
 	struct gw_conn *hprev, *hnext; /* srv hello FIFO (awaiting hello) */
 	struct gw_conn *flush_next;    /* srv->flushq */
 	struct gw_conn *free_next;     /* srv->freeq */
+	/* the state of c's frontend (c->fe), when it keeps some */
+	void *fe_data;
 };
 
 /* A session: one hello'd WebSocket, or one HTTP heartbeat session (conn
@@ -195,7 +204,8 @@ struct gw_server {
 	unsigned cron_ticks;
 	struct gw_conn *conns;
 	size_t nconns;
-	size_t nws; /* connections in state WS */
+	size_t nws;     /* connections in state WS */
+	size_t nws_ctx; /* of them, with a wslay context (gw_ws.c) */
 	struct gw_conn *hello_head, *hello_tail;
 	struct gw_conn *flushq;
 	struct gw_conn *freeq;
@@ -210,8 +220,9 @@ struct gw_server {
 	/* the frontend of /ws/presence/{id} sessions (compat_events; set
 	 * by gw_gateway.c, NULL: v1) */
 	const struct gw_fe *user_ws_fe;
-	struct gw_view *views; /* what clients were shown, per user */
-	struct gw_buf scratch; /* reused for JSON and frames */
+	struct gw_view *views;     /* what clients were shown, per user */
+	struct gw_sr_hub *signalr; /* SignalR hubs (gw_fe_signalr.c) */
+	struct gw_buf scratch;     /* reused for JSON and frames */
 	struct gw_buf frames[GW_FE_KINDS_MAX]; /* one event, per kind */
 	bool stopping;
 	bool listening;

@@ -5,7 +5,9 @@
  * the connection switches to the WebSocket codec with the v1 frontend as
  * its handler (its sessions' ops: v1, or on /ws/presence/{id} the one
  * compat_events chose), and the 101 goes out; every refusal is an HTTP error
- * that closes the connection, since what follows is not HTTP.
+ * that closes the connection, since what follows is not HTTP. The checks
+ * and the switch are exported for the drop-in frontends that ride a
+ * WebSocket too (gw_fe_sio.c), which bring their own handler.
  */
 #include "gw_upgrade.h"
 
@@ -14,20 +16,81 @@
 #include <string.h>
 
 #include "gw_auth.h"
+#include "gw_cors.h"
 #include "gw_fe_v1ws.h"
 #include "gw_server.h"
 #include "gw_ws.h"
 #include "prs_util.h"
 
-/* A browser names the page's origin; other clients send none and are not
- * concerned (the check protects users' browsers from pages of other
- * sites, not the server from programs, which can send any header). */
-static bool
-origin_allowed(const char *allowed, const char *origin)
+int
+gw_upgrade_check(struct gw_conn *c, const struct gw_http1_req *rq)
 {
-	if (allowed == NULL || allowed[0] == '\0' || origin == NULL)
-		return true;
-	return gw_http1_token_list_has(allowed, origin);
+	struct gw_server *srv = c->srv;
+	const struct gw_config *cfg = srv->cfg;
+	const char *ver = rq->hdr[GW_H_WS_VERSION];
+	const char *why = NULL, *extra = NULL;
+	int st = 400;
+
+	/* A browser names the page's origin; other clients send none and
+	 * are not concerned (the check protects users' browsers from pages
+	 * of other sites, not the server from programs, which can send any
+	 * header). */
+	if (rq->method != HTTP_GET)
+		why = "a WebSocket upgrade must be a GET";
+	else if (rq->http_major != 1 || rq->http_minor < 1)
+		why = "a WebSocket upgrade needs HTTP/1.1";
+	else if (!gw_http1_token_list_has(rq->hdr[GW_H_UPGRADE], "websocket"))
+		why = "Upgrade: websocket required";
+	else if (!gw_http1_token_list_has(rq->hdr[GW_H_CONNECTION], "upgrade"))
+		why = "Connection: Upgrade required";
+	else if (rq->has_body || rq->hdr[GW_H_TRANSFER_ENCODING] != NULL)
+		why = "a WebSocket upgrade carries no body";
+	else if (rq->dup_header)
+		why = "duplicate header";
+	else if (ver == NULL)
+		why = "Sec-WebSocket-Version required";
+	else if (strcmp(ver, "13") != 0) {
+		st = 426;
+		why = "unsupported WebSocket version";
+		extra = "Sec-WebSocket-Version: 13\r\n";
+	} else if (!gw_ws_key_valid(rq->hdr[GW_H_WS_KEY]))
+		why = "invalid Sec-WebSocket-Key";
+	else if (!gw_cors_allowed(cfg, rq->hdr[GW_H_ORIGIN])) {
+		st = 403;
+		why = "origin not allowed";
+	} else if (srv->stopping ||
+		   srv->nws >= (size_t) cfg->max_connections) {
+		st = 503;
+		why = "too many connections";
+	}
+	if (why == NULL)
+		return 0;
+	gw_http1_respond_error(c, st, NULL, why, extra, true);
+	return -1;
+}
+
+int
+gw_upgrade_accept(struct gw_conn *c, const struct gw_http1_req *rq,
+		  const struct gw_ws_handler *h, const char *extra)
+{
+	struct gw_buf resp = {0};
+	char accept[32];
+
+	if (gw_ws_start(c, h) != 0) {
+		gw_http1_respond_error(c, 503, NULL, "out of memory", NULL,
+				       true);
+		return -1;
+	}
+	gw_ws_accept_key(rq->hdr[GW_H_WS_KEY], accept);
+	gw_buf_printf(
+		&resp,
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+		accept, extra ? extra : "");
+	gw_conn_send_raw(c, resp.data, resp.len);
+	gw_buf_free(&resp);
+	prs_debug("conn %llu: websocket open", (unsigned long long) c->serial);
+	return 0;
 }
 
 static void
@@ -37,9 +100,8 @@ ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
 {
 	struct gw_server *srv = c->srv;
 	const struct gw_config *cfg = srv->cfg;
-	char accept[32], *qtok = NULL, *quser = NULL, *user = NULL;
-	const char *tok, *ver = rq->hdr[GW_H_WS_VERSION];
-	struct gw_buf resp = {0};
+	char *qtok = NULL, *quser = NULL, *user = NULL;
+	const char *tok;
 	bool admin = false;
 	int64_t exp = 0;
 
@@ -49,29 +111,8 @@ ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
 		goto out;                                                     \
 	} while (0)
 
-	if (rq->method != HTTP_GET)
-		FAIL(400, "a WebSocket upgrade must be a GET", NULL);
-	if (rq->http_major != 1 || rq->http_minor < 1)
-		FAIL(400, "a WebSocket upgrade needs HTTP/1.1", NULL);
-	if (!gw_http1_token_list_has(rq->hdr[GW_H_UPGRADE], "websocket"))
-		FAIL(400, "Upgrade: websocket required", NULL);
-	if (!gw_http1_token_list_has(rq->hdr[GW_H_CONNECTION], "upgrade"))
-		FAIL(400, "Connection: Upgrade required", NULL);
-	if (rq->has_body || rq->hdr[GW_H_TRANSFER_ENCODING] != NULL)
-		FAIL(400, "a WebSocket upgrade carries no body", NULL);
-	if (rq->dup_header)
-		FAIL(400, "duplicate header", NULL);
-	if (ver == NULL)
-		FAIL(400, "Sec-WebSocket-Version required", NULL);
-	if (strcmp(ver, "13") != 0)
-		FAIL(426, "unsupported WebSocket version",
-		     "Sec-WebSocket-Version: 13\r\n");
-	if (!gw_ws_key_valid(rq->hdr[GW_H_WS_KEY]))
-		FAIL(400, "invalid Sec-WebSocket-Key", NULL);
-	if (!origin_allowed(cfg->allowed_origins, rq->hdr[GW_H_ORIGIN]))
-		FAIL(403, "origin not allowed", NULL);
-	if (srv->stopping || srv->nws >= (size_t) cfg->max_connections)
-		FAIL(503, "too many connections", NULL);
+	if (gw_upgrade_check(c, rq) != 0)
+		goto out;
 	if (gw_path_query(pp, "token", &qtok) < 0 ||
 	    gw_path_query(pp, "user_id", &quser) < 0)
 		FAIL(400, "malformed query string", NULL);
@@ -104,26 +145,18 @@ ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
 		admin = true;
 	}
 
-	if (gw_ws_start(c, &gw_v1ws_handler) != 0)
-		FAIL(503, "out of memory", NULL);
+	if (gw_upgrade_accept(
+		    c, rq, &gw_v1ws_handler,
+		    gw_http1_token_list_has(rq->hdr[GW_H_WS_PROTOCOL],
+					    "presence.v1")
+			    ? "Sec-WebSocket-Protocol: presence.v1\r\n"
+			    : NULL) != 0)
+		goto out;
 	c->fe = fe;
 	c->auth_user = user;
 	c->auth_admin = admin;
 	c->auth_exp = exp;
 	user = NULL;
-	gw_ws_accept_key(rq->hdr[GW_H_WS_KEY], accept);
-	gw_buf_printf(
-		&resp,
-		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-		"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
-		accept,
-		gw_http1_token_list_has(rq->hdr[GW_H_WS_PROTOCOL],
-					"presence.v1")
-			? "Sec-WebSocket-Protocol: presence.v1\r\n"
-			: "");
-	gw_conn_send_raw(c, resp.data, resp.len);
-	gw_buf_free(&resp);
-	prs_debug("conn %llu: websocket open", (unsigned long long) c->serial);
 out:
 #undef FAIL
 	free(qtok);

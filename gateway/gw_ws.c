@@ -10,6 +10,17 @@
  * from our single read buffer through a cursor (one read per readiness
  * event rather than reading until EAGAIN).
  *
+ * wslay's context (about 8.8 KB, most of it its read and write buffers)
+ * exists only while something is in flight: it is made when bytes arrive
+ * and freed once every byte handed to it belongs to a frame it has fully
+ * read and no fragmented message is open. The frame callbacks count the
+ * bytes of each frame that starts (header, mask key, payload); when that
+ * sum equals what was fed and no frame is open, wslay holds nothing. An
+ * idle WebSocket then costs only our own connection state, which is what
+ * keeps 18,000 idle sessions small. Any frame whose size we would count
+ * wrong (a length not in its shortest form, no mask) makes the sums
+ * differ, and the context is simply kept.
+ *
  * A client's close frame is judged and answered here, not by wslay: wslay
  * 1.1 answers a 1-byte close payload with a close without a code, refuses
  * the registered codes 1012-1014, and checks the reason's UTF-8 per read
@@ -43,6 +54,15 @@ struct gw_ws_close_in {
 	bool overflow; /* more than a control frame may carry */
 	uint8_t len;
 	uint8_t buf[WS_CONTROL_MAX];
+};
+
+/* What the context now alive has been fed and what its frames account
+ * for (see the top). */
+struct gw_ws_in {
+	uint64_t fed;    /* bytes handed to wslay */
+	uint64_t framed; /* header + mask + payload of every frame started */
+	bool in_frame;   /* between a frame's start and end */
+	bool fragmented; /* a data frame without FIN awaits its last part */
 };
 
 /* The bytes wslay may read now (set around wslay_event_recv). */
@@ -140,6 +160,7 @@ ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 	memcpy(buf, in_ptr, n);
 	in_ptr += n;
 	in_len -= n;
+	((struct gw_conn *) user_data)->ws_in->fed += n;
 	return (ssize_t) n;
 }
 
@@ -189,7 +210,16 @@ ws_frame_start_cb(wslay_event_context_ptr ctx,
 		  void *user_data)
 {
 	struct gw_conn *c = user_data;
+	struct gw_ws_in *in = c->ws_in;
+	uint64_t n = arg->payload_length;
 
+	/* a client's frame: its header in the shortest form, a mask key */
+	in->framed += (n < 126 ? 2 : n <= 0xffff ? 4 : 10) + 4 + n;
+	in->in_frame = true;
+	if (arg->opcode == WSLAY_TEXT_FRAME ||
+	    arg->opcode == WSLAY_BINARY_FRAME ||
+	    arg->opcode == WSLAY_CONTINUATION_FRAME)
+		in->fragmented = !arg->fin;
 	if (arg->opcode != WSLAY_CONNECTION_CLOSE || c->state != GW_CONN_WS)
 		return;
 	if (c->close_in == NULL)
@@ -227,6 +257,7 @@ ws_frame_end_cb(wslay_event_context_ptr ctx, void *user_data)
 	struct gw_ws_close_in *ci = c->close_in;
 	uint16_t code;
 
+	c->ws_in->in_frame = false;
 	if (ci == NULL || !ci->open || c->state != GW_CONN_WS)
 		return;
 	ci->open = false;
@@ -270,10 +301,14 @@ ws_tick(struct gw_conn *c, int64_t now)
 		prs_debug("conn %llu: heartbeat timeout",
 			  (unsigned long long) c->serial);
 		gw_conn_abort(c);
-	} else if (now >= c->next_ping) {
+		return;
+	}
+	if (now >= c->next_ping) {
 		gw_ws_ping(c);
 		c->next_ping = now + cfg->heartbeat_ms;
 	}
+	if (c->ws_handler->tick != NULL)
+		c->ws_handler->tick(c, now);
 }
 
 static void
@@ -291,7 +326,10 @@ ws_expired(struct gw_conn *c)
 static void
 ws_stop(struct gw_conn *c)
 {
-	gw_ws_close(c, 1001, "server shutting down", false);
+	if (c->ws_handler->stop != NULL)
+		c->ws_handler->stop(c);
+	else
+		gw_ws_close(c, 1001, "server shutting down", false);
 }
 
 static void
@@ -311,17 +349,46 @@ static const struct gw_conn_ops ws_ops = {
 	.release = gw_ws_free,
 };
 
-int
-gw_ws_start(struct gw_conn *c, const struct gw_ws_handler *h)
+/* Makes c's wslay context for bytes that arrive; 0 or -1 (no memory). */
+static int
+ws_ctx_open(struct gw_conn *c)
 {
-	const struct gw_config *cfg = c->srv->cfg;
-
+	if (c->ws != NULL)
+		return 0;
 	if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0) {
 		c->ws = NULL;
 		return -1;
 	}
 	wslay_event_config_set_max_recv_msg_length(
-		c->ws, (uint64_t) cfg->max_message_bytes);
+		c->ws, (uint64_t) c->srv->cfg->max_message_bytes);
+	c->srv->nws_ctx++;
+	if (c->ws_in == NULL)
+		c->ws_in = xmalloc(sizeof(*c->ws_in));
+	memset(c->ws_in, 0, sizeof(*c->ws_in));
+	return 0;
+}
+
+/* Frees c's context when it holds nothing (see the top). */
+static void
+ws_ctx_idle(struct gw_conn *c)
+{
+	struct gw_ws_in *in = c->ws_in;
+
+	if (c->ws == NULL || in->in_frame || in->fragmented ||
+	    in->framed != in->fed || wslay_event_want_write(c->ws))
+		return;
+	wslay_event_context_free(c->ws);
+	c->ws = NULL;
+	c->srv->nws_ctx--;
+	free(c->ws_in);
+	c->ws_in = NULL;
+}
+
+int
+gw_ws_start(struct gw_conn *c, const struct gw_ws_handler *h)
+{
+	const struct gw_config *cfg = c->srv->cfg;
+
 	c->state = GW_CONN_WS;
 	c->ops = &ws_ops;
 	c->ws_handler = h;
@@ -340,6 +407,10 @@ gw_ws_input(struct gw_conn *c, const uint8_t *data, size_t len)
 
 	if (len == 0 || c->state != GW_CONN_WS)
 		return;
+	if (ws_ctx_open(c) != 0) {
+		gw_conn_abort(c);
+		return;
+	}
 	in_ptr = data;
 	in_len = len;
 	rv = wslay_event_recv(c->ws);
@@ -364,6 +435,8 @@ gw_ws_input(struct gw_conn *c, const uint8_t *data, size_t len)
 		 (size_t) c->srv->cfg->max_outbound_bytes)
 		/* pongs to a client that pings but does not read */
 		gw_ws_close(c, 1008, "outbound queue full", false);
+	else
+		ws_ctx_idle(c);
 }
 
 bool
@@ -412,8 +485,10 @@ gw_ws_close(struct gw_conn *c, uint16_t code, const char *reason, bool clean)
 		memcpy(frame + 4, reason, plen - 2);
 	/* wslay must neither read further frames of this batch nor write
 	 * anything after our close. */
-	wslay_event_shutdown_read(c->ws);
-	wslay_event_shutdown_write(c->ws);
+	if (c->ws != NULL) {
+		wslay_event_shutdown_read(c->ws);
+		wslay_event_shutdown_write(c->ws);
+	}
 	gw_conn_send_raw(c, frame, 2 + plen);
 	gw_conn_closing(c, clean);
 }
@@ -421,9 +496,13 @@ gw_ws_close(struct gw_conn *c, uint16_t code, const char *reason, bool clean)
 void
 gw_ws_free(struct gw_conn *c)
 {
-	if (c->ws != NULL)
+	if (c->ws != NULL) {
 		wslay_event_context_free(c->ws);
+		c->srv->nws_ctx--;
+	}
 	c->ws = NULL;
+	free(c->ws_in);
+	c->ws_in = NULL;
 	free(c->close_in);
 	c->close_in = NULL;
 }

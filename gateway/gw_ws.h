@@ -29,6 +29,11 @@ struct gw_ws_handler {
 	void (*message)(struct gw_conn *c, const uint8_t *msg, size_t len);
 	/* c leaves the open state (clean: the client said bye). */
 	void (*leave)(struct gw_conn *c, bool clean);
+	/* Optional (NULL: nothing / the codec's default). Once a second
+	 * while open, after the codec's own heartbeat: */
+	void (*tick)(struct gw_conn *c, int64_t now);
+	/* the server stops (default: close 1001). */
+	void (*stop)(struct gw_conn *c);
 };
 
 /* Switches c to WebSocket (its conn ops) with h, which must outlive c:

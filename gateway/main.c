@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "gw_auth.h"
+#include "gw_fe_signalr.h"
 #include "gw_gateway.h"
 #include "gw_http1.h"
 #include "gw_reg.h"
@@ -50,6 +51,7 @@ int
 main(int argc, char **argv)
 {
 	char *auth_mode = "jwt", *secret_file = "";
+	const char *why;
 	bool debug = false;
 	struct ev_loop *loop;
 	ev_signal sigterm, sigint;
@@ -124,6 +126,21 @@ main(int argc, char **argv)
 		{"compat_events", PRS_OPT_STR, &cfg.compat_events, 0, 0,
 		 "event form of /ws/presence/{id} sessions: empty (v1 "
 		 "presence objects) or seed004 (user_status_changed)"},
+		{"socketio_audience_all_users", PRS_OPT_BOOL,
+		 &cfg.socketio_all_users, 0, 0,
+		 "auth_mode jwt: audience all for every Socket.IO user, "
+		 "not only tokens with the admin claim"},
+		{"signalr_paths", PRS_OPT_STR, &cfg.signalr_paths, 0, 0,
+		 "comma-separated SignalR hub paths (seed 000 drop-in; "
+		 "empty: none)"},
+		{"signalr_keepalive_ms", PRS_OPT_INT,
+		 &cfg.signalr_keepalive_ms, 1000, 3600000,
+		 "SignalR: send a Ping record after this much silence "
+		 "toward the client"},
+		{"signalr_client_timeout_ms", PRS_OPT_INT,
+		 &cfg.signalr_client_timeout_ms, 1000, 3600000,
+		 "SignalR: drop a client that sent nothing for this long "
+		 "(unclean: grace applies)"},
 		{"debug", PRS_OPT_BOOL, &debug, 0, 0, "log debug messages"},
 	};
 
@@ -145,6 +162,10 @@ main(int argc, char **argv)
 	    strcmp(cfg.compat_events, "seed004") != 0) {
 		fprintf(stderr, "presence-gateway: compat_events: empty or "
 				"seed004\n");
+		return 2;
+	}
+	if ((why = gw_signalr_paths_check(cfg.signalr_paths)) != NULL) {
+		fprintf(stderr, "presence-gateway: signalr_paths: %s\n", why);
 		return 2;
 	}
 	if (strcmp(auth_mode, "none") == 0) {

@@ -248,6 +248,11 @@ void reg_status_set(struct reg *r, struct reg_session *s, int status,
 		    const char *text, int64_t at);
 int reg_watch_add(struct reg *r, struct reg_session *s, struct reg_user *u);
 void reg_watch_del(struct reg *r, struct reg_session *s, struct reg_user *u);
+/* reg_audience.c: emit u's view as others see it to its audience, and
+ * its own view to its sessions but origin (NULL: all of them). */
+void reg_emit_others(struct reg *r, struct reg_user *u, int64_t now);
+void reg_emit_own(struct reg *r, struct reg_user *u,
+		  struct reg_session *origin, int64_t now);
 /* s receives every user's changes (on), or no longer; idempotent. */
 void reg_watch_all(struct reg *r, struct reg_session *s, bool on);
 void reg_member_add(struct reg *r, const char *thread, const char *user,

@@ -1,6 +1,7 @@
 /*
  * Presence decisions: sessions, the user-level status, grace timers,
- * audiences, membership, watches and typing.
+ * watches, and the hold after a restart. Who hears each change, thread
+ * membership and typing are in reg_audience.c.
  *
  * Every change follows one pattern: take a snapshot of what others and
  * what the user's own sessions see (snap_take), change the state, then
@@ -153,133 +154,6 @@ str_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-static void
-target_add(struct reg_session *s, uint64_t mark)
-{
-	struct reg_gw *gw = s->gw;
-
-	PRS_ASSERT(gw != NULL && s->user != NULL);
-	if (s->mark == mark)
-		return;
-	s->mark = mark;
-	if (gw->ntgt == gw->tgtcap) {
-		gw->tgtcap = gw->tgtcap ? gw->tgtcap * 2 : 64;
-		gw->tgt = xrealloc(gw->tgt, gw->tgtcap * sizeof(*gw->tgt));
-	}
-	gw->tgt[gw->ntgt++] = s->sid;
-}
-
-/* Marks u's own sessions so that an audience pass skips them. */
-static uint64_t
-mark_own(struct reg *r, struct reg_user *u)
-{
-	struct reg_session *s;
-	uint64_t mark = ++r->mark;
-
-	DL_FOREACH2 (u->sessions, s, unext)
-		s->mark = mark;
-	return mark;
-}
-
-/* Every session of a user who shares a thread with u (u's excluded). */
-static void
-targets_comembers(struct reg_user *u, uint64_t mark)
-{
-	struct reg_member *m, *mtmp, *m2, *m2tmp;
-	struct reg_session *s;
-
-	HASH_ITER (hh_u, u->threads, m, mtmp) {
-		HASH_ITER (hh_t, m->t->members, m2, m2tmp) {
-			if (m2->u == u)
-				continue;
-			DL_FOREACH2 (m2->u->sessions, s, unext)
-				target_add(s, mark);
-		}
-	}
-}
-
-/* Every session of every user with a session that watches u: a watch
- * belongs to the user (PROTOCOL.md §5), so the watcher's other devices,
- * on any gateway, hear too. The user's mark skips a user already taken
- * through another of its watching sessions. */
-static void
-targets_watchers(struct reg_user *u, uint64_t mark)
-{
-	struct reg_watch *w;
-	struct reg_session *s;
-
-	DL_FOREACH2 (u->watchers, w, unext) {
-		struct reg_user *wu = w->s->user;
-		if (wu->mark == mark)
-			continue;
-		wu->mark = mark;
-		DL_FOREACH2 (wu->sessions, s, unext)
-			target_add(s, mark);
-	}
-}
-
-static void
-send_targets(struct reg *r, const Prs__Presence *p, bool own,
-	     const char *thread, const char *user, bool active)
-{
-	struct reg_gw *gw, *tmp;
-
-	HASH_ITER (hh, r->gws, gw, tmp) {
-		if (gw->ntgt == 0)
-			continue;
-		if (r->only_gw != NULL && gw != r->only_gw) {
-			gw->ntgt = 0; /* a view repair for one gateway */
-			continue;
-		}
-		if (p != NULL)
-			r->out->event_cb(r, gw, gw->tgt, gw->ntgt, p, own);
-		else
-			r->out->typing_cb(r, gw, gw->tgt, gw->ntgt, thread,
-					  user, active);
-		gw->ntgt = 0;
-	}
-}
-
-static void
-emit_others(struct reg *r, struct reg_user *u, int64_t now)
-{
-	Prs__Presence p;
-	uint64_t mark = mark_own(r, u);
-
-	reg_view(u, false, now, &p);
-	if (strcmp(r->cfg.audience, "all") == 0) {
-		struct reg_gw *gw, *tmp;
-		struct reg_session *s, *stmp;
-		HASH_ITER (hh, r->gws, gw, tmp) {
-			HASH_ITER (hh, gw->sessions, s, stmp)
-				target_add(s, mark);
-		}
-	} else {
-		struct reg_session *s;
-		targets_comembers(u, mark);
-		targets_watchers(u, mark);
-		DL_FOREACH2 (r->all_sessions, s, anext)
-			target_add(s, mark);
-	}
-	send_targets(r, &p, false, NULL, NULL, false);
-}
-
-static void
-emit_own(struct reg *r, struct reg_user *u, struct reg_session *origin,
-	 int64_t now)
-{
-	Prs__Presence p;
-	struct reg_session *s;
-	uint64_t mark = ++r->mark;
-
-	reg_view(u, true, now, &p);
-	DL_FOREACH2 (u->sessions, s, unext) {
-		if (s != origin)
-			target_add(s, mark);
-	}
-	send_targets(r, &p, true, NULL, NULL, false);
-}
-
 static bool
 snap_pub_differs(const struct snap *b, const struct snap *a)
 {
@@ -363,11 +237,11 @@ reg_hold_release(struct reg *r)
 		u->held_next = NULL;
 		snap_take(u, &a);
 		if (snap_pub_differs(&b, &a)) {
-			emit_others(r, u, now);
+			reg_emit_others(r, u, now);
 			n++;
 		}
 		if (snap_own_differs(&b, &a) || h->own_told)
-			emit_own(r, u, NULL, now);
+			reg_emit_own(r, u, NULL, now);
 		held_free(u);
 	}
 	r->held_head = NULL;
@@ -405,8 +279,8 @@ reg_view_repair(struct reg *r, struct reg_gw *gw, const char *id)
 		return;
 	r->only_gw = gw;
 	r->repair = true;
-	emit_others(r, u, now);
-	emit_own(r, u, NULL, now);
+	reg_emit_others(r, u, now);
+	reg_emit_own(r, u, NULL, now);
 	r->only_gw = NULL;
 	r->repair = false;
 }
@@ -483,9 +357,9 @@ publish(struct reg *r, struct reg_user *u, const struct snap *b,
 		return;
 	}
 	if (pub)
-		emit_others(r, u, now);
+		reg_emit_others(r, u, now);
 	if (own)
-		emit_own(r, u, origin, now);
+		reg_emit_own(r, u, origin, now);
 }
 
 struct reg_user *
@@ -815,156 +689,6 @@ reg_watch_del(struct reg *r, struct reg_session *s, struct reg_user *u)
 	HASH_DEL(s->watches, w);
 	DL_DELETE2(u->watchers, w, uprev, unext);
 	free(w);
-}
-
-struct reg_thread *
-reg_thread_find(struct reg *r, const char *id)
-{
-	struct reg_thread *t;
-	HASH_FIND_STR(r->threads, id, t);
-	return t;
-}
-
-bool
-reg_is_member(struct reg_thread *t, struct reg_user *u)
-{
-	struct reg_member *m;
-	if (t == NULL || u == NULL)
-		return false;
-	HASH_FIND(hh_t, t->members, &u, sizeof(u), m);
-	return m != NULL;
-}
-
-void
-reg_member_add(struct reg *r, const char *thread, const char *user,
-	       bool persist)
-{
-	struct reg_thread *t = reg_thread_find(r, thread);
-	struct reg_user *u = reg_user_get(r, user);
-	struct reg_member *m;
-
-	if (t == NULL) {
-		t = xcalloc(1, sizeof(*t));
-		t->id = xstrdup(thread);
-		HASH_ADD_KEYPTR(hh, r->threads, t->id, strlen(t->id), t);
-	}
-	if (reg_is_member(t, u))
-		return;
-	m = xcalloc(1, sizeof(*m));
-	m->t = t;
-	m->u = u;
-	HASH_ADD(hh_t, t->members, u, sizeof(m->u), m);
-	HASH_ADD(hh_u, u->threads, t, sizeof(m->t), m);
-	if (persist)
-		r->out->memop_cb(r, t->id, u->id, true);
-}
-
-void
-reg_member_del(struct reg *r, struct reg_thread *t, struct reg_user *u,
-	       bool persist)
-{
-	struct reg_member *m;
-
-	HASH_FIND(hh_t, t->members, &u, sizeof(u), m);
-	if (m == NULL)
-		return;
-	if (persist)
-		r->out->memop_cb(r, t->id, u->id, false);
-	HASH_DELETE(hh_t, t->members, m);
-	HASH_DELETE(hh_u, u->threads, m);
-	free(m);
-	if (HASH_CNT(hh_t, t->members) == 0) {
-		HASH_DEL(r->threads, t);
-		free(t->id);
-		free(t);
-	}
-}
-
-/* Typing entries are keyed "thread\0user" so one table serves. */
-static char *
-typing_key(const char *thread, const char *user, size_t *len)
-{
-	size_t tl = strlen(thread), ul = strlen(user);
-	char *k = xmalloc(tl + ul + 2);
-	memcpy(k, thread, tl + 1);
-	memcpy(k + tl + 1, user, ul + 1);
-	*len = tl + ul + 1;
-	return k;
-}
-
-static void
-typing_deliver(struct reg *r, struct reg_thread *t, struct reg_user *u,
-	       bool active)
-{
-	struct reg_member *m, *tmp;
-	struct reg_session *s;
-	uint64_t mark = mark_own(r, u);
-
-	HASH_ITER (hh_t, t->members, m, tmp) {
-		if (m->u == u)
-			continue;
-		DL_FOREACH2 (m->u->sessions, s, unext)
-			target_add(s, mark);
-	}
-	send_targets(r, NULL, false, t->id, u->id, active);
-}
-
-void
-reg_typing(struct reg *r, struct reg_session *s, const char *thread,
-	   bool active)
-{
-	struct reg_thread *t = reg_thread_find(r, thread);
-	struct reg_user *u = s->user;
-	struct reg_typing *e;
-	size_t len;
-	char *key;
-
-	if (!reg_is_member(t, u))
-		return; /* from a non-member: not delivered */
-	key = typing_key(thread, u->id, &len);
-	HASH_FIND(hh, r->typing, key, len, e);
-	if (active) {
-		if (e != NULL) {
-			e->expires = prs_mono_ms() + r->cfg.typing_ttl_ms;
-			free(key);
-			return;
-		}
-		e = xcalloc(1, sizeof(*e));
-		e->key = key;
-		e->keylen = len;
-		e->expires = prs_mono_ms() + r->cfg.typing_ttl_ms;
-		HASH_ADD_KEYPTR(hh, r->typing, e->key, e->keylen, e);
-	} else {
-		free(key);
-		if (e == NULL)
-			return;
-		HASH_DEL(r->typing, e);
-		free(e->key);
-		free(e);
-	}
-	typing_deliver(r, t, u, active);
-}
-
-void
-reg_cron_typing(struct reg *r)
-{
-	struct reg_typing *e, *tmp;
-	int64_t now = prs_mono_ms();
-
-	HASH_ITER (hh, r->typing, e, tmp) {
-		struct reg_thread *t;
-		struct reg_user *u;
-		if (e->expires > now)
-			continue;
-		HASH_DEL(r->typing, e);
-		t = reg_thread_find(r, e->key);
-		u = reg_user_find(r, e->key + strlen(e->key) + 1,
-				  e->keylen - strlen(e->key) - 1);
-		if (t != NULL && u != NULL)
-			typing_deliver(r, t, u, false);
-		free(e->key);
-		free(e);
-	}
 }
 
 /* When a user persisted as online, whom no gateway re-announced, was last

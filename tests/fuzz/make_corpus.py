@@ -489,6 +489,24 @@ def http():
              "Authorization: Bearer %s\r\n\r\n" % (tok, adm)).encode(),
         J + b"POST /api/chat/heartbeat/ HTTP/1.1\r\n\r\n"
             b"DELETE /api/chat/online-users/ HTTP/1.1\r\n\r\n",
+        # SignalR (seed 000): negotiate, its preflight, hub upgrades
+        A + b"POST /hubs/location/negotiate?negotiateVersion=1 HTTP/1.1\r\n"
+            b"Origin: http://localhost:3000\r\n\r\n"
+            b"POST /hubs/presence/negotiate HTTP/1.1\r\n\r\n"
+            b"POST /hubs/presence/negotiate?negotiateVersion=x HTTP/1.1"
+            b"\r\n\r\nGET /hubs/presence/negotiate HTTP/1.1\r\n\r\n",
+        A + b"OPTIONS /hubs/location/negotiate HTTP/1.1\r\nOrigin: "
+            b"https://app.example.com\r\nAccess-Control-Request-Method: "
+            b"POST\r\nAccess-Control-Request-Headers: authorization, "
+            b"x-requested-with, x-signalr-user-agent\r\n\r\n",
+        A + upgrade("/hubs/presence") +
+        b"{\"protocol\":\"json\",\"version\":1}\x1e",
+        A + upgrade("/hubs/location/?id=nosuchtoken"),
+        A + b"GET /hubs/location?id=x HTTP/1.1\r\n\r\n",
+        J + ("POST /hubs/location/negotiate?negotiateVersion=1 HTTP/1.1\r\n"
+             "Authorization: Bearer %s\r\n\r\n" % tok).encode(),
+        J + upgrade("/hubs/location?access_token=" + tok),
+        J + upgrade("/hubs/location"),
     ]
     write("http", seeds)
 
@@ -713,6 +731,50 @@ def signalr():
     write("signalr", seeds)
 
 
+def sr_hub():
+    # first byte: message size (low 6 bits, 0: whole), 0x40 handshake
+    # first, 0x80 registry acks and cron seconds between messages
+    RS = "\x1e"
+
+    def recs(*msgs):
+        return "".join(json.dumps(m, separators=(",", ":")) + RS
+                       for m in msgs).encode()
+
+    def inv(i, target, *args):
+        m = {"type": 1, "target": target, "arguments": list(args)}
+        if i is not None:
+            m["invocationId"] = str(i)
+        return m
+    H, HC = b"\x40", b"\xc0"
+    seeds = [
+        H + recs(inv(1, "RegisterUser", "alice"),
+                 inv(2, "JoinUserTracking", 42),
+                 inv(3, "LeaveUserTracking", "42"), {"type": 6}),
+        HC + recs(inv(1, "registeruser", 7), inv(2, "RegisterUser", 8),
+                  inv(3, "JoinAllUsersTracking"),
+                  inv(4, "LeaveAllUsersTracking"), {"type": 7}),
+        H + recs(inv(1, "JoinUserTracking", "bob"),
+                 inv(None, "JoinAllUsersTracking"),
+                 inv(2, "RegisterUser", "carol"), inv(3, "Nope", 1),
+                 inv(4, "RegisterUser"), inv(5, "RegisterUser", {"a": 1}),
+                 inv(6, "JoinUserTracking", ""),
+                 {"type": 4, "invocationId": "7", "target": "RegisterUser",
+                  "arguments": ["x"]},
+                 {"type": 1, "invocationId": "8", "target": "RegisterUser",
+                  "arguments": ["y"], "streamIds": ["1"]},
+                 {"type": 3, "invocationId": "9", "result": 1},
+                 {"type": 5, "invocationId": "9"}),
+        b"\x05" + recs({"protocol": "json", "version": 1},
+                       inv(1, "RegisterUser", "dave")),
+        b"\x00" + recs({"protocol": "messagepack", "version": 1}),
+        b"\x00" + b"{" + RS.encode(),
+        H + b'{"type":1,"target":"RegisterUser","arguments":' + RS.encode(),
+        HC + recs(*([inv(1, "JoinUserTracking", "u")] * 80)),
+        H + b"x" * 200,
+    ]
+    write("sr_hub", seeds)
+
+
 def static():
     # request targets (fuzz_static.c); the same bytes are also tried as an
     # If-None-Match list
@@ -736,4 +798,5 @@ if __name__ == "__main__":
     jwt_seeds()
     eio()
     signalr()
+    sr_hub()
     static()

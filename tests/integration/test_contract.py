@@ -434,5 +434,112 @@ class CloseFrameTest(SystemTestCase):
         self.assertEqual(c.close_code(), 1007)
 
 
+# ---------------------------------------------------------------- parsers
+
+def client_frame(payload, opcode=1, fin=True):
+    """One client frame, masked, FIN as given (ws_frame is always final)."""
+    f = bytearray(ws_frame(payload, opcode))
+    if not fin:
+        f[0] &= 0x7F
+    return bytes(f)
+
+
+class WsParserLifetimeTest(SystemTestCase):
+    """The gateway keeps a WebSocket parser (wslay's context, ~8.8 KB) only
+    while a frame or a fragmented message is partly read, so idle sessions
+    stay small (docs/BENCHMARKS.md). Frames split anywhere, fragments with
+    a control frame between them, and extended lengths must still arrive
+    whole, and /metrics' presence_gateway_ws_parsers shows when a parser
+    lives."""
+
+    AUTH = "none"
+
+    def setUp(self):
+        super().setUp()
+        self.raws = []
+
+    def tearDown(self):
+        for r in self.raws:
+            r.close()
+        super().tearDown()
+
+    def ws(self):
+        r = RawWs(self.sys.port(), uid("parser"))
+        self.raws.append(r)
+        return r
+
+    def parsers(self):
+        r = self.sys.http("GET", "/metrics")
+        for line in r.text.splitlines():
+            if line.startswith("presence_gateway_ws_parsers "):
+                return int(line.split()[1])
+        raise AssertionError("no presence_gateway_ws_parsers: %r" % r)
+
+    def wait_parsers(self, n):
+        deadline = time.monotonic() + WAIT
+        while self.parsers() != n:
+            if time.monotonic() > deadline:
+                self.fail("presence_gateway_ws_parsers is %d, not %d"
+                          % (self.parsers(), n))
+            time.sleep(0.02)
+
+    def pong(self, c, want_id):
+        """The next text frame is the pong to ping want_id (control frames
+        such as our ping's pong are skipped)."""
+        while True:
+            op, data = c.frame()
+            if op == 1:
+                m = json.loads(data)
+                self.assertEqual((m["type"], m.get("id")), ("pong", want_id))
+                return
+
+    def test_idle_sessions_hold_no_parser(self):
+        cs = [self.ws() for _ in range(3)]
+        self.wait_parsers(0)
+        for k, c in enumerate(cs):
+            c.send(ws_frame(json.dumps({"type": "ping", "id": k})))
+            self.pong(c, k)
+        self.wait_parsers(0)
+
+    def test_split_header_keeps_the_parser_until_the_frame_ends(self):
+        c = self.ws()
+        f = ws_frame(json.dumps({"type": "ping", "id": "split"}))
+        for cut in (1, 2, 5, len(f) - 1):
+            with self.subTest(cut=cut):
+                c.send(f[:cut])
+                self.wait_parsers(1)
+                c.send(f[cut:])
+                self.pong(c, "split")
+                self.wait_parsers(0)
+                f = ws_frame(json.dumps({"type": "ping", "id": "split"}))
+
+    def test_extended_length_split_in_its_length(self):
+        c = self.ws()
+        pad = "x" * 300
+        f = ws_frame(json.dumps({"type": "ping", "id": pad}))
+        self.assertEqual(f[1] & 0x7F, 126)
+        c.send(f[:3])  # inside the 16-bit length
+        self.wait_parsers(1)
+        c.send(f[3:])
+        self.pong(c, pad)
+        self.wait_parsers(0)
+
+    def test_fragmented_message_with_a_ping_between_fragments(self):
+        c = self.ws()
+        text = json.dumps({"type": "ping", "id": "frag"})
+        first = client_frame(text[:7], fin=False)
+        ping = client_frame(b"hi", opcode=9)
+        last = client_frame(text[7:], opcode=0)
+        c.send(first)
+        c.send(ping)
+        op, data = c.frame()
+        self.assertEqual((op, data), (10, b"hi"))  # pong, mid-message
+        self.wait_parsers(1)  # the message is still open
+        for i in range(len(last)):  # byte by byte
+            c.send(last[i:i + 1])
+        self.pong(c, "frag")
+        self.wait_parsers(0)
+
+
 if __name__ == "__main__":
     unittest.main()
