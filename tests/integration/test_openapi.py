@@ -78,9 +78,13 @@ def path_items():
     return [(p, deref(item)) for p, item in SPEC["paths"].items()]
 
 
-def operations():
-    """(path template, METHOD, operation, path item) for every operation."""
+def operations(frontends=False):
+    """(path template, METHOD, operation, path item) for every operation;
+    those of the drop-in frontends (x-presence-frontend: Socket.IO,
+    SignalR, tested by FrontendRoutesTest) only if frontends."""
     for path, item in path_items():
+        if item.get("x-presence-frontend") and not frontends:
+            continue
         for m in METHODS:
             if m in item:
                 yield path, m.upper(), item[m], item
@@ -355,7 +359,7 @@ class SpecTest(unittest.TestCase):
         for k in ("title", "version"):
             self.assertIn(k, SPEC["info"])
         ids, seen = set(), set()
-        for tpl, method, op, item in operations():
+        for tpl, method, op, item in operations(frontends=True):
             what = "%s %s" % (method, tpl)
             if id(op) in seen:
                 continue  # a path item referenced by two paths
@@ -419,6 +423,24 @@ class SpecTest(unittest.TestCase):
             ms = ({"ANY"} if methods == "M_ANY" else
                   set(re.findall(r"HTTP_([A-Z]+)", methods)))
             routes.setdefault(key, set()).update(ms)
+        # cfg_routes[]: paths from the configuration, matched by functions;
+        # the default configuration's paths (the trailing slash optional
+        # on the Socket.IO path and on a hub, gw_path_is)
+        defaults = {"router_sio_path": ["/socket.io/", "/socket.io"],
+                    "gw_signalr_is_negotiate": ["/hubs/location/negotiate",
+                                                "/hubs/presence/negotiate"],
+                    "gw_signalr_is_hub": ["/hubs/location", "/hubs/location/",
+                                          "/hubs/presence", "/hubs/presence/"]}
+        cfg = src[src.index("cfg_routes[] = {"):]
+        cfg = cfg[:cfg.index("\n};")]
+        cfg_entries = re.findall(
+            r"\{\{\s*((?:M\(HTTP_[A-Z]+\)\s*\|?\s*)+)\s*,[^}]*\}\s*,"
+            r"\s*([a-z_]+)\s*\}", cfg)
+        self.assertEqual({m for _, m in cfg_entries}, set(defaults))
+        for methods, match in cfg_entries:
+            for key in defaults[match]:
+                routes.setdefault(key, set()).update(
+                    re.findall(r"HTTP_([A-Z]+)", methods))
         documented = {}
         for tpl, item in path_items():
             key = re.sub(r"\{[^}]+\}", "{}", tpl)
@@ -679,6 +701,108 @@ class RoutesTest(ContractBase):
             self.call("HEAD", path, status=200)
             r, _ = self.call("GET", path, status=200)
         self.assertIn("presence_gateway_sessions ", r.text)
+
+
+# ---------------------------------------------------------------- drop-in
+# frontends (Socket.IO, SignalR: x-presence-frontend)
+
+class FrontendRoutesTest(ContractBase):
+    """Every operation of the Socket.IO and SignalR paths, exercised with
+    the requests its protocol makes; answers validated as above."""
+    AUTH = "none"
+
+    def eio_error(self, method, path, code, body=None):
+        r, err = self.call(method, path, body,
+                           {"Content-Type": "text/plain"} if body else None,
+                           400)
+        self.assertEqual(err["code"], code, "%s %s: %r" % (method, path, r))
+
+    def test_every_frontend_operation_answers(self):
+        documented = {op["operationId"]
+                      for _, _, op, _ in operations(frontends=True)} - \
+            {op["operationId"] for _, _, op, _ in operations()}
+        self.assertEqual(documented, {
+            "socketIoGet", "socketIoPost", "socketIoPreflight",
+            "signalrNegotiate", "signalrNegotiatePreflight",
+            "signalrConnect"})
+        open_v = spec_validator(SPEC["components"]["schemas"]["EngineIoOpen"])
+        for base in ("/socket.io/", "/socket.io"):
+            # socketIoGet: the polling handshake, its open packet
+            _, text = self.call("GET", base + "?EIO=4&transport=polling",
+                                status=200)
+            self.assertEqual(text[0], "0", text)
+            o = json.loads(text[1:])
+            open_v.validate(o)
+            self.assertEqual((o["upgrades"], o["pingInterval"],
+                              o["pingTimeout"]),
+                             (["websocket"], 25000, 20000))
+            sid = o["sid"]
+            # socketIoPost: a CONNECT packet for the session
+            r, ok = self.call("POST", "%s?EIO=4&transport=polling&sid=%s"
+                              % (base, q(sid)), "40",
+                              {"Content-Type": "text/plain;charset=UTF-8"},
+                              200)
+            self.assertEqual(ok, "ok")
+            # Engine.IO's errors
+            self.eio_error("GET", base + "?EIO=4&transport=polling&sid=nope",
+                           1)
+            self.eio_error("POST", base + "?EIO=4&transport=polling&sid=nope",
+                           1, "40")
+            self.eio_error("POST", base + "?EIO=4&transport=polling", 2, "40")
+            self.eio_error("GET", base + "?EIO=4&transport=foo", 0)
+            self.eio_error("GET", base + "?EIO=4", 0)
+            self.eio_error("GET", base + "?EIO=3&transport=polling", 5)
+            self.eio_error("GET", base + "?EIO=4&transport=websocket", 3)
+            # socketIoPreflight
+            self.call("OPTIONS", base, headers={
+                "Origin": "http://example.test",
+                "Access-Control-Request-Method": "POST"}, status=204)
+            # socketIoGet: a WebSocket-only session
+            path = base + "?EIO=4&transport=websocket"
+            r = raw_upgrade(self.sys.port(), path)
+            self.check(self.op_for("GET", path), "GET", r, path, 101)
+            self.assertEqual(r.headers.get("sec-websocket-accept"),
+                             accept_of(r.key))
+        for hub in ("/hubs/location", "/hubs/presence"):
+            neg = hub + "/negotiate"
+            # signalrNegotiate, versions 1 and 0
+            _, v1 = self.call("POST", neg + "?negotiateVersion=1",
+                              status=200)
+            self.assertEqual(v1["negotiateVersion"], 1)
+            self.assertIn("connectionToken", v1)
+            self.assertEqual(v1["availableTransports"], [
+                {"transport": "WebSockets", "transferFormats": ["Text"]}])
+            _, v0 = self.call("POST", neg, status=200)
+            self.assertEqual(v0["negotiateVersion"], 0)
+            self.assertNotIn("connectionToken", v0)
+            self.call("POST", neg + "?negotiateVersion=x", status=400)
+            # signalrNegotiatePreflight
+            self.call("OPTIONS", neg, headers={
+                "Origin": "http://example.test",
+                "Access-Control-Request-Method": "POST"}, status=204)
+            for path in (hub, hub + "/"):
+                op = self.op_for("GET", path)
+                # signalrConnect: an unknown id is 404 before the upgrade
+                r = raw_upgrade(self.sys.port(), path + "?id=nope")
+                body = self.check(op, "GET", r, path + "?id=nope", 404)
+                self.assertEqual(body["error"]["code"], "not_found")
+                # the token of negotiate (1), the connectionId (0), none
+                _, n1 = self.call("POST", neg + "?negotiateVersion=1",
+                                  status=200)
+                _, n0 = self.call("POST", neg, status=200)
+                for query in ("?id=" + q(n1["connectionToken"]),
+                              "?id=" + q(n0["connectionId"]), ""):
+                    r = raw_upgrade(self.sys.port(), path + query)
+                    self.check(op, "GET", r, path + query, 101)
+                    self.assertEqual(r.headers.get("sec-websocket-accept"),
+                                     accept_of(r.key))
+                # single use
+                r = raw_upgrade(self.sys.port(),
+                                path + "?id=" + q(n1["connectionToken"]))
+                self.check(op, "GET", r, "used id", 404)
+                # a plain GET
+                r = self.request("GET", path)
+                self.check(op, "GET", r, "plain GET " + path, 400)
 
 
 # ---------------------------------------------------------------- WebSocket
