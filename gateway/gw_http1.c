@@ -45,6 +45,7 @@ static const char *const hdr_names[GW_H_COUNT] = {
 	[GW_H_EXPECT] = "expect",
 	[GW_H_TRANSFER_ENCODING] = "transfer-encoding",
 	[GW_H_ORIGIN] = "origin",
+	[GW_H_IF_NONE_MATCH] = "if-none-match",
 	[GW_H_AC_REQUEST_METHOD] = "access-control-request-method",
 	[GW_H_AC_REQUEST_HEADERS] = "access-control-request-headers",
 };
@@ -115,6 +116,8 @@ status_text(int status)
 		return "OK";
 	case 204:
 		return "No Content";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -175,6 +178,15 @@ void
 gw_http1_respond(struct gw_conn *c, int status, const char *ctype,
 		 const char *extra, const char *body, size_t blen, bool close)
 {
+	gw_http1_respond_cached(c, status, ctype, "no-store", extra, body,
+				blen, close);
+}
+
+void
+gw_http1_respond_cached(struct gw_conn *c, int status, const char *ctype,
+			const char *cache, const char *extra, const char *body,
+			size_t blen, bool close)
+{
 	struct gw_http *h = c->http;
 	struct gw_buf head = {0};
 
@@ -191,12 +203,12 @@ gw_http1_respond(struct gw_conn *c, int status, const char *ctype,
 			      "Content-Length: %zu\r\n",
 			      status, status_text(status), ctype, blen);
 	}
-	gw_buf_printf(&head, "Cache-Control: no-store\r\n%s%s\r\n",
+	gw_buf_printf(&head, "Cache-Control: %s\r\n%s%s\r\n", cache,
 		      extra ? extra : "",
 		      close ? "Connection: close\r\n" : "");
 	if (gw_conn_fits(c, head.len + blen)) {
 		gw_conn_send_raw(c, head.data, head.len);
-		if (h == NULL || h->p.method != HTTP_HEAD)
+		if ((h == NULL || h->p.method != HTTP_HEAD) && status != 304)
 			gw_conn_send_raw(c, body, blen);
 	}
 	gw_buf_free(&head);
@@ -299,7 +311,7 @@ header_done(struct gw_http *h)
 	if (h->rq.hdr[id] == NULL) {
 		h->rq.hdr[id] = xstrndup(v, n);
 	} else if (id == GW_H_UPGRADE || id == GW_H_CONNECTION ||
-		   id == GW_H_WS_PROTOCOL) {
+		   id == GW_H_WS_PROTOCOL || id == GW_H_IF_NONE_MATCH) {
 		/* List-valued: repeated headers join with commas. */
 		size_t old = strlen(h->rq.hdr[id]);
 		h->rq.hdr[id] = xrealloc(h->rq.hdr[id], old + n + 3);

@@ -25,6 +25,7 @@ enum gw_hdr {
 	GW_H_EXPECT,
 	GW_H_TRANSFER_ENCODING,
 	GW_H_ORIGIN,
+	GW_H_IF_NONE_MATCH,
 	GW_H_AC_REQUEST_METHOD, /* CORS preflight (gw_cors.c) */
 	GW_H_AC_REQUEST_HEADERS,
 	GW_H_COUNT
@@ -64,6 +65,11 @@ bool gw_http1_active(const struct gw_conn *c);
 void gw_http1_respond(struct gw_conn *c, int status, const char *ctype,
 		      const char *extra, const char *body, size_t blen,
 		      bool close);
+/* gw_http1_respond with a Cache-Control of the caller's instead of
+ * no-store (static files); a 304 sends the head only. */
+void gw_http1_respond_cached(struct gw_conn *c, int status, const char *ctype,
+			     const char *cache, const char *extra,
+			     const char *body, size_t blen, bool close);
 /* Sends j (reference stolen) as a JSON response. */
 void gw_http1_respond_json(struct gw_conn *c, int status, json_t *j,
 			   const char *extra, bool close);

@@ -2,6 +2,8 @@
  * The operational endpoints: /metrics (Prometheus text format, from the
  * server's counters and a walk over the connections' buffers), /healthz
  * (the process answers) and /readyz (the registry link is ready).
+ * The two probes may be read from any origin (no credentials, nothing
+ * secret), so the admin console of one gateway can show every gateway.
  */
 #include "gw_metrics.h"
 
@@ -10,6 +12,8 @@
 #include "gw_fe_sio.h"
 #include "gw_reg.h"
 #include "gw_view.h"
+
+#define ANY_ORIGIN "Access-Control-Allow-Origin: *\r\n"
 
 void
 gw_metrics_serve(struct gw_conn *c, const struct gw_http1_req *rq,
@@ -100,8 +104,8 @@ void
 gw_metrics_healthz(struct gw_conn *c, const struct gw_http1_req *rq,
 		   const struct gw_path *pp)
 {
-	gw_http1_respond_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL,
-			      false);
+	gw_http1_respond_json(c, 200, json_pack("{s:s}", "status", "ok"),
+			      ANY_ORIGIN, false);
 }
 
 void
@@ -111,9 +115,9 @@ gw_metrics_readyz(struct gw_conn *c, const struct gw_http1_req *rq,
 	if (gw_reg_ready(c->srv))
 		gw_http1_respond_json(c, 200,
 				      json_pack("{s:s}", "status", "ready"),
-				      NULL, false);
+				      ANY_ORIGIN, false);
 	else
 		gw_http1_respond_error(c, 503, NULL,
-				       "not connected to the registry", NULL,
-				       false);
+				       "not connected to the registry",
+				       ANY_ORIGIN, false);
 }

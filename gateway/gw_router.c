@@ -24,6 +24,7 @@
 #include "gw_fe_sio.h"
 #include "gw_fe_signalr.h"
 #include "gw_metrics.h"
+#include "gw_static.h"
 #include "gw_upgrade.h"
 #include "prs_util.h"
 
@@ -70,6 +71,25 @@ static const struct gw_route routes[] = {
 	 false},
 	{M(HTTP_GET), "/admin/online-users", gw_compat_admin_online, false},
 	{M(HTTP_GET), "/admin/online-users/", gw_compat_admin_online, false},
+	/* static files (gw_static.c): the SDK, the demo, the admin console.
+	 * Every file served is listed (and in docs/openapi.yaml): a new one
+	 * in web/ needs its line here. */
+	{M(HTTP_GET) | M(HTTP_HEAD), "/v1/client.js", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/v1/client.d.ts", gw_static_serve,
+	 false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/demo", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/demo/", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/demo/demo.js", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/demo/demo.css", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/admin", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/admin/", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/admin/admin.js", gw_static_serve,
+	 false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/admin/admin.css", gw_static_serve,
+	 false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/ui/ui.js", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/ui/base.css", gw_static_serve, false},
+	{M(HTTP_GET) | M(HTTP_HEAD), "/ui/logo.svg", gw_static_serve, false},
 };
 
 static bool

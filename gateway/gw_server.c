@@ -572,6 +572,7 @@ gw_config_defaults(struct gw_config *cfg)
 	cfg->registry_url = "ipc:///run/presence/registry.sock";
 	cfg->http_host = "0.0.0.0";
 	cfg->http_port = 8080;
+	cfg->web_root = PRS_WEB_ROOT;
 	cfg->heartbeat_ms = 20000;
 	cfg->heartbeat_timeout_ms = 10000;
 	cfg->hello_timeout_ms = 10000;

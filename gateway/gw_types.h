@@ -28,6 +28,7 @@ struct gw_config {
 	char *registry_url;
 	char *http_host;
 	int64_t http_port;
+	char *web_root; /* static files: colon-separated directories */
 	bool auth_none;
 	unsigned char *jwt_secret; /* HS256 key (auth jwt) */
 	size_t jwt_secret_len;

@@ -16,6 +16,7 @@
 #include "gw_http1.h"
 #include "gw_reg.h"
 #include "gw_server.h"
+#include "gw_static.h"
 #include "prs_config.h"
 #include "prs_util.h"
 
@@ -92,6 +93,9 @@ main(int argc, char **argv)
 		 "address to listen on for HTTP and WebSocket"},
 		{"http_port", PRS_OPT_INT, &cfg.http_port, 1, 65535,
 		 "port to listen on"},
+		{"web_root", PRS_OPT_STR, &cfg.web_root, 0, 0,
+		 "directories (colon-separated, searched in order) of "
+		 "the static files: /v1/client.js, /demo/, /admin/"},
 		{"auth_mode", PRS_OPT_STR, &auth_mode, 0, 0,
 		 "jwt, or none (development only: trusts the user id "
 		 "the client names)"},
@@ -243,6 +247,7 @@ main(int argc, char **argv)
 	if (cfg.auth_none)
 		prs_warn("auth_mode none: clients name their own user id; "
 			 "development only");
+	gw_static_log_roots(cfg.web_root);
 
 	loop = EV_DEFAULT;
 	gw_http1_global_init(&cfg);

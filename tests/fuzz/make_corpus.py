@@ -844,6 +844,19 @@ def sr_hub():
     write("sr_hub", seeds)
 
 
+def static():
+    # request targets (fuzz_static.c); the same bytes are also tried as an
+    # If-None-Match list
+    seeds = [
+        "/v1/client.js", "/v1/client.d.ts?v=1", "/demo/", "/demo",
+        "/admin/admin.js", "/ui/base.css", "/demo/index.html?x=1#frag",
+        "/demo/%2e%2e/%2e%2e/etc/passwd", "/demo/..%2fadmin.js",
+        "/demo/a%00.js", "/demo/.hidden.js", "/demo/%64emo.js",
+        'W/"1-2-3.4", "x"', "*",
+    ]
+    write("static", seeds)
+
+
 if __name__ == "__main__":
     gw_link()
     reg_link()
@@ -856,3 +869,4 @@ if __name__ == "__main__":
     signalr()
     sio()
     sr_hub()
+    static()

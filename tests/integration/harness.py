@@ -367,6 +367,9 @@ class System:
                         "--auth-mode", self.auth]
                 if self.auth == "jwt":
                     argv += ["--jwt-secret-file", self.jwt_secret_file]
+                # the SDK and the pages from the source tree
+                argv += ["--web-root", os.path.join(REPO, "web") + ":" +
+                         os.path.join(REPO, "clients", "js")]
                 argv += self.gateway_args
                 argv += list(self.gateway_args_each.get(k, ()))
                 self.gateways.append(Gateway(name, port, Proc(

@@ -27,6 +27,12 @@ for d in presence.conf.example gateway.conf.example OPERATIONS.md; do
 	[ -f "$tmp/prefix/share/doc/presence/$d" ] ||
 		{ echo "verify.sh: share/doc/presence/$d not installed" >&2; exit 1; }
 done
+# the gateway's default web_root: the pages and the SDK side by side
+for f in demo/index.html demo/demo.js admin/index.html admin/admin.js \
+	ui/base.css ui/ui.js ui/logo.svg presence-client.js presence-client.d.ts; do
+	[ -f "$tmp/prefix/share/presence/web/$f" ] ||
+		{ echo "verify.sh: share/presence/web/$f not installed" >&2; exit 1; }
+done
 if grep -n '@[A-Z_]*@' "$units"/*; then
 	echo "verify.sh: unsubstituted @VARIABLES@ in the units" >&2
 	exit 1
