@@ -1,5 +1,5 @@
 /*
- * Cross-origin requests from browser pages (COMPAT of the drop-ins,
+ * Cross-origin requests from browser pages (the drop-ins,
  * docs/PROTOCOL.md "CORS"): which Origin may call, the response headers
  * that let it read the answer with credentials, and preflight answers.
  * Shared by the drop-in frontends whose browser clients call from

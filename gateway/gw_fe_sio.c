@@ -517,7 +517,7 @@ sio_close(struct sio *e, bool clean)
 	sio_finish(e);
 }
 
-/* A malformed or unexpected packet: e ends (COMPAT §0: never others). */
+/* A malformed or unexpected packet: e ends (never others). */
 static void
 sio_fail(struct sio *e, const char *why)
 {
@@ -528,7 +528,7 @@ sio_fail(struct sio *e, const char *why)
 
 /* ---- the registry -------------------------------------------------- */
 
-/* userId as the drop-ins take it (COMPAT §0): a JSON string that is a
+/* userId as the drop-ins take it (docs/MIGRATING.md): a JSON string that is a
  * valid id, or an integer (its decimal form). arg is the event's
  * argument: an object with userId, or the id itself. NULL when absent
  * (*bad false) or invalid (*bad true). Caller frees. */
@@ -1408,7 +1408,7 @@ out:
 /* What Socket.IO clients were last told of each user: online or not, in
  * the view of others and in the user's own. Why: a change that v1 shows
  * (away, dnd, a new text or meta) is no change to a client that sees only
- * online and offline, and COMPAT §0 wants one event per change it can
+ * online and offline, and the drop-ins promise one event per change it can
  * see; so such an event is dropped here, once for all the Socket.IO
  * sessions it targets. The registry sends a user's changes to every
  * audience session at once and in order (as gw_view.c relies on), so

@@ -454,8 +454,8 @@ text_valid_dup(bool has_text, const char *text)
 
 /* Observers: what a gateway announces as an all-users session without a
  * user id. A client that is connected but nobody yet (a Socket.IO
- * connection before userOnline, COMPAT §1: seed 001 broadcasts to every
- * connected client) still hears every user's changes; the gateway keeps
+ * connection before userOnline, docs/MIGRATING.md: seed 001 broadcasts to
+ * every connected client) still hears every user's changes; the gateway keeps
  * one such session for all of them. It is nobody's presence: in no
  * user's list, never published, never persisted. Its user is this
  * placeholder, so that code reaching a session's user needs no case of

@@ -1,4 +1,4 @@
-// The Socket.IO drop-in under auth jwt (COMPAT §0, §1): the token in the
+// The Socket.IO drop-in under auth jwt (docs/MIGRATING.md): the token in the
 // CONNECT's auth, in Authorization: Bearer or in ?token=; userId must be
 // the token's subject; audience all only for the admin claim on gw1, for
 // everyone on gw2 (socketio_audience_all_users there, CMakeLists.txt);

@@ -508,6 +508,24 @@ def http():
         J + upgrade("/hubs/location?access_token=" + tok),
         J + upgrade("/hubs/location"),
     ]
+    # Socket.IO (fuzz_sio.c drives sessions; these reach its routing)
+    seeds += [
+        A + b"GET /socket.io/?EIO=4&transport=polling&t=x HTTP/1.1\r\n"
+            b"Origin: https://app.example.com\r\n\r\n"
+            b"OPTIONS /socket.io/ HTTP/1.1\r\nOrigin: http://localhost:3000"
+            b"\r\nAccess-Control-Request-Method: POST\r\n"
+            b"Access-Control-Request-Headers: content-type\r\n\r\n",
+        A + b"POST /socket.io/?EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAA"
+            b" HTTP/1.1\r\nContent-Length: 2\r\n\r\n40"
+            b"GET /socket.io?EIO=3&transport=polling HTTP/1.1\r\n\r\n"
+            b"GET /socket.io/?EIO=4&transport=flash HTTP/1.1\r\n\r\n",
+        A + upgrade("/socket.io/?EIO=4&transport=websocket")
+        + ws_frame("40") + ws_frame('42["userOnline",{"userId":1}]')
+        + ws_frame("3") + ws_frame('421["getOnlineUsers"]'),
+        J + upgrade("/socket.io/?EIO=4&transport=websocket&token=" + tok)
+        + ws_frame('40{"token":"%s"}' % tok)
+        + ws_frame('42["userOnline",{"userId":"alice"}]'),
+    ]
     write("http", seeds)
 
 
