@@ -55,6 +55,7 @@
 #include "gw_cors.h"
 #include "gw_fe_v1ws.h"
 #include "gw_json.h"
+#include "gw_rate.h"
 #include "gw_reg.h"
 #include "gw_server.h"
 #include "gw_session.h"
@@ -63,12 +64,11 @@
 #include "gw_ws.h"
 #include "prs_util.h"
 
-#define SR_PATH_MAX      128
-#define SR_TOKENS_MAX    10000 /* negotiated, not yet connected */
-#define SR_TOKEN_TTL_MS  30000
-#define SR_ID_LEN        22 /* base64url of 16 random bytes */
-#define SR_RATE_PAUSE_MS 1000
-#define SR_MSG_MAX       (GW_SR_TARGET_MAX + 512)
+#define SR_PATH_MAX     128
+#define SR_TOKENS_MAX   10000 /* negotiated, not yet connected */
+#define SR_TOKEN_TTL_MS 30000
+#define SR_ID_LEN       22 /* base64url of 16 random bytes */
+#define SR_MSG_MAX      (GW_SR_TARGET_MAX + 512)
 
 static const char sr_registered_msg[] =
 	"User successfully registered and marked as active";
@@ -852,39 +852,23 @@ sr_invoke(struct gw_conn *c, const struct gw_sr_msg *m)
 
 /* ---- records ------------------------------------------------------------ */
 
-/* v1's token bucket (rate_limit_per_sec, burst, close after
- * rate_limit_close_ms without a pause of SR_RATE_PAUSE_MS), per record. */
+/* The rate limit (gw_rate.h), per record; a refused invocation gets an
+ * error Completion. */
 static bool
 sr_rate_ok(struct gw_conn *c, const struct gw_sr_msg *m)
 {
-	const struct gw_config *cfg = c->srv->cfg;
-	int64_t now = prs_mono_ms(), cap = cfg->rate_limit_burst * 1000;
+	int64_t now = prs_mono_ms();
+	enum gw_rate_verdict v = gw_rate_take(&c->rl, c->srv, now);
 
-	if (cfg->rate_limit_per_sec <= 0)
+	if (v == GW_RATE_OK)
 		return true;
-	if (c->rl_last == 0) {
-		c->rl_tokens = cap;
-		c->rl_last = now;
-	}
-	c->rl_tokens += (now - c->rl_last) * cfg->rate_limit_per_sec;
-	c->rl_last = now;
-	if (c->rl_tokens > cap)
-		c->rl_tokens = cap;
-	if (c->rl_tokens >= 1000) {
-		c->rl_tokens -= 1000;
-		return true;
-	}
-	c->srv->n_rate_limited++;
-	if (c->rl_over_since == 0 || now - c->rl_last_over >= SR_RATE_PAUSE_MS)
-		c->rl_over_since = now;
-	c->rl_last_over = now;
 	if (m->target != NULL)
 		sr_fail_hub(c, m->invocation_id, m->target,
 			    "too many messages (rate limited)");
-	if (now - c->rl_over_since >= cfg->rate_limit_close_ms) {
+	if (v == GW_RATE_CLOSE) {
 		prs_info("conn %llu: rate limited for %lld ms, closing",
 			 (unsigned long long) c->serial,
-			 (long long) (now - c->rl_over_since));
+			 (long long) gw_rate_streak(&c->rl, now));
 		sr_close_conn(c,
 			      "Connection closed with an error. "
 			      "Rate limit exceeded.",

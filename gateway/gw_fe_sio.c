@@ -65,6 +65,7 @@
 #include "gw_cors.h"
 #include "gw_eio.h"
 #include "gw_json.h"
+#include "gw_rate.h"
 #include "gw_reg.h"
 #include "gw_server.h"
 #include "gw_session.h"
@@ -77,7 +78,6 @@
 #define SIO_UPGRADE_MS   10000 /* a probe must upgrade by then (engine.io) */
 #define SIO_LIST_MAX     10000 /* users in one onlineUsersList */
 #define SIO_META_MAX     1024  /* the meta object, as v1's hello */
-#define RATE_PAUSE_MS    1000  /* as v1: a pause that ends a limited streak */
 
 /* Engine.IO error codes (engine.io's Server.errors). */
 enum {
@@ -122,10 +122,7 @@ struct sio {
 	int64_t exp;             /* its exp (wall ms) */
 	struct gw_session *sess; /* the presence session, after userOnline */
 	int64_t online_ack;      /* userOnline's ack id waiting, -1 none */
-	int64_t rl_tokens;       /* token bucket, as v1 (1/1000 message) */
-	int64_t rl_last;
-	int64_t rl_over_since;
-	int64_t rl_last_over;
+	struct gw_rate rl;       /* message rate limit (gw_rate.h) */
 };
 
 /* The frontend's state in srv->sio. */
@@ -843,37 +840,21 @@ static const struct {
 
 /* ---- Socket.IO packets --------------------------------------------- */
 
-/* The token bucket of v1 (gw_fe_v1ws.c) per Engine.IO session, over its
- * Socket.IO messages: a refused one is answered rate_limited; refusals
- * that keep coming for rate_limit_close_ms end the session. */
+/* The rate limit (gw_rate.h) per Engine.IO session, over its Socket.IO
+ * messages: a refused one is answered rate_limited; refusals that keep
+ * coming for rate_limit_close_ms end the session. */
 static bool
 sio_rate_ok(struct sio *e, int64_t id)
 {
-	const struct gw_config *cfg = e->srv->cfg;
-	int64_t now = prs_mono_ms(), cap = cfg->rate_limit_burst * 1000;
+	int64_t now = prs_mono_ms();
+	enum gw_rate_verdict v = gw_rate_take(&e->rl, e->srv, now);
 
-	if (cfg->rate_limit_per_sec <= 0)
+	if (v == GW_RATE_OK)
 		return true;
-	if (e->rl_last == 0) {
-		e->rl_tokens = cap;
-		e->rl_last = now;
-	}
-	e->rl_tokens += (now - e->rl_last) * cfg->rate_limit_per_sec;
-	e->rl_last = now;
-	if (e->rl_tokens > cap)
-		e->rl_tokens = cap;
-	if (e->rl_tokens >= 1000) {
-		e->rl_tokens -= 1000;
-		return true;
-	}
-	e->srv->n_rate_limited++;
-	if (e->rl_over_since == 0 || now - e->rl_last_over >= RATE_PAUSE_MS)
-		e->rl_over_since = now;
-	e->rl_last_over = now;
 	sio_refuse(e, id, "rate_limited", "too many messages");
-	if (now - e->rl_over_since >= cfg->rate_limit_close_ms) {
+	if (v == GW_RATE_CLOSE) {
 		prs_info("socket.io %s: rate limited for %lld ms, closing",
-			 e->id, (long long) (now - e->rl_over_since));
+			 e->id, (long long) gw_rate_streak(&e->rl, now));
 		sio_close(e, false);
 	}
 	return false;

@@ -45,16 +45,16 @@
 #include "gw_auth.h"
 #include "gw_fe.h"
 #include "gw_json.h"
+#include "gw_rate.h"
 #include "gw_reg.h"
 #include "gw_server.h"
 #include "gw_session.h"
 #include "gw_ws.h"
 #include "prs_util.h"
 
-#define DEVICE_MAX    64
-#define TEXT_MAX      256
-#define META_MAX      1024
-#define RATE_PAUSE_MS 1000 /* no refusal this long ends a limited streak */
+#define DEVICE_MAX 64
+#define TEXT_MAX   256
+#define META_MAX   1024
 
 static char empty[] = "";
 
@@ -655,44 +655,27 @@ static const struct {
 	{"activity", do_activity},
 };
 
-/* Token bucket per connection: rate_limit_per_sec, burst
- * rate_limit_burst; every message counts, hellos included. A refused
- * message answers rate_limited. Refusals that keep coming (no pause of
- * RATE_PAUSE_MS between two of them) for rate_limit_close_ms close the
- * connection 1008: a client sending at twice the rate is refused every
- * other message and never pauses, even though some messages pass. */
+/* The rate limit (gw_rate.h); a refused message answers rate_limited. */
 static bool
 rate_ok(struct gw_conn *c, json_t *id)
 {
-	const struct gw_config *cfg = c->srv->cfg;
-	int64_t now = prs_mono_ms(), cap = cfg->rate_limit_burst * 1000;
+	int64_t now = prs_mono_ms();
 
-	if (cfg->rate_limit_per_sec <= 0)
+	switch (gw_rate_take(&c->rl, c->srv, now)) {
+	case GW_RATE_OK:
 		return true;
-	if (c->rl_last == 0) {
-		c->rl_tokens = cap;
-		c->rl_last = now;
-	}
-	c->rl_tokens += (now - c->rl_last) * cfg->rate_limit_per_sec;
-	c->rl_last = now;
-	if (c->rl_tokens > cap)
-		c->rl_tokens = cap;
-	if (c->rl_tokens >= 1000) {
-		c->rl_tokens -= 1000;
-		return true;
-	}
-	c->srv->n_rate_limited++;
-	if (c->rl_over_since == 0 || now - c->rl_last_over >= RATE_PAUSE_MS)
-		c->rl_over_since = now;
-	c->rl_last_over = now;
-	send_error(c, id, "rate_limited", "too many messages");
-	if (now - c->rl_over_since >= cfg->rate_limit_close_ms) {
+	case GW_RATE_REFUSED:
+		send_error(c, id, "rate_limited", "too many messages");
+		return false;
+	case GW_RATE_CLOSE:
+	default:
+		send_error(c, id, "rate_limited", "too many messages");
 		prs_info("conn %llu: rate limited for %lld ms, closing",
 			 (unsigned long long) c->serial,
-			 (long long) (now - c->rl_over_since));
+			 (long long) gw_rate_streak(&c->rl, now));
 		gw_ws_close(c, 1008, "rate limit exceeded", false);
+		return false;
 	}
-	return false;
 }
 
 void

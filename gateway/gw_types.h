@@ -99,6 +99,14 @@ struct gw_conn_ops {
 	void (*release)(struct gw_conn *c);
 };
 
+/* A client's token bucket (gw_rate.h). */
+struct gw_rate {
+	int64_t tokens;     /* in 1/1000 messages */
+	int64_t last;       /* monotonic ms of the last refill */
+	int64_t over_since; /* 0, or start of the current limited streak */
+	int64_t last_over;  /* monotonic ms of the last refused message */
+};
+
 struct gw_conn {
 	ev_io rio;
 	ev_io wio;
@@ -121,11 +129,8 @@ struct gw_conn {
 	int64_t deadline;  /* HTTP: request/idle deadline; CLOSING: linger */
 	int64_t next_ping; /* WS: when to send the next ping */
 	int64_t hello_deadline;
-	int64_t rl_tokens;     /* rate limit bucket, in 1/1000 messages */
-	int64_t rl_last;       /* monotonic ms of the last refill */
-	int64_t rl_over_since; /* 0, or start of the current limited streak */
-	int64_t rl_last_over;  /* monotonic ms of the last refused message */
-	struct gw_http *http;  /* HTTP state, only while speaking HTTP */
+	struct gw_rate rl;          /* message rate limit (gw_rate.h) */
+	struct gw_http *http;       /* HTTP state, only while speaking HTTP */
 	wslay_event_context_ptr ws; /* only while a frame is partly read */
 	struct gw_ws_in *ws_in;     /* its input accounting (gw_ws.c) */
 	struct gw_ws_close_in *close_in; /* a client's close frame (gw_ws.c) */
