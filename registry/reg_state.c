@@ -482,8 +482,10 @@ observer_open(struct reg *r, struct reg_gw *gw, struct reg_session *s,
 	reg_watch_all(r, s, true);
 }
 
+/* Takes s out of every watch list, the all-users list and its gateway's
+ * table (the user's list is the caller's). */
 static void
-observer_close(struct reg *r, struct reg_session *s)
+session_unlink(struct reg *r, struct reg_session *s)
 {
 	struct reg_watch *w, *wtmp;
 
@@ -494,6 +496,12 @@ observer_close(struct reg *r, struct reg_session *s)
 	}
 	reg_watch_all(r, s, false);
 	HASH_DEL(s->gw->sessions, s);
+}
+
+static void
+observer_close(struct reg *r, struct reg_session *s)
+{
+	session_unlink(r, s);
 	free(s->device);
 	free(s);
 }
@@ -605,7 +613,6 @@ void
 reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 {
 	struct reg_user *u = s->user;
-	struct reg_watch *w, *wtmp;
 	struct snap b;
 	int64_t now = prs_now_ms();
 
@@ -615,13 +622,7 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 	}
 	PRS_ASSERT(u != NULL && s->gw != NULL && u->nsessions > 0);
 	snap_take(u, &b);
-	HASH_ITER (hh, s->watches, w, wtmp) {
-		HASH_DEL(s->watches, w);
-		DL_DELETE2(w->u->watchers, w, uprev, unext);
-		free(w);
-	}
-	reg_watch_all(r, s, false);
-	HASH_DEL(s->gw->sessions, s);
+	session_unlink(r, s);
 	DL_DELETE2(u->sessions, s, uprev, unext);
 	u->nsessions--;
 	u->nidle -= s->idle;
