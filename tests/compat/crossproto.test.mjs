@@ -7,7 +7,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as signalR from '@microsoft/signalr';
-import { gateways, graceMs, uid, intId, waitFor, expectNone } from './lib.mjs';
+import WebSocket from 'ws';
+import { gateways, graceMs, uid, intId, waitFor, expectNone, wsUrl } from './lib.mjs';
 import { v1client } from './v1ws.test.mjs';
 import { sioClient, online, waitChange, closeAll } from './sio.mjs';
 
@@ -92,4 +93,42 @@ test('a SignalR user is seen by a Socket.IO client and a v1 watcher on another g
   await h.conn.stop();
   await waitChange(s, u, 'offline', { from, ms: graceMs + 5000 });
   await waitFor(w.seen, v1Status(u, 'offline'), { ms: 5000, what: `${u} offline at the v1 watcher` });
+});
+
+// A raw WebSocket on path that sends `first` messages, then `garbage`;
+// resolves with the close code once the gateway closes it.
+async function garbageClient(path, first, garbage) {
+  const ws = new WebSocket(wsUrl(gateways[0], path));
+  sockets.push(ws);
+  const got = [];
+  ws.on('message', (m) => got.push(m.toString()));
+  const closed = new Promise((r) => ws.on('close', (code) => r(code)));
+  await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
+  for (const [msg, reply] of first) {
+    ws.send(msg);
+    await waitFor(got, (m) => m.startsWith(reply), { what: `reply ${reply} on ${path}` });
+  }
+  ws.send(garbage);
+  return closed;
+}
+
+test('garbage closes only its own connection: Socket.IO and SignalR canaries keep being served', async () => {
+  const x = uid('x');
+  const canary = await sioClient(0, { transports: ['websocket'] });
+  const t = await tracker(uid('t'), 0);
+  await t.conn.invoke('JoinUserTracking', x);
+
+  const sioCode = await garbageClient('/socket.io/?EIO=4&transport=websocket',
+    [['40', '40']], '42["userOnline",{"userId":');
+  assert.ok(sioCode >= 1000, `Socket.IO garbage: closed with ${sioCode}`);
+  const srCode = await garbageClient('/hubs/location',
+    [['{"protocol":"json","version":1}\x1e', '{}']], '{"type":1,"target":\x1e');
+  assert.ok(srCode >= 1000, `SignalR garbage: closed with ${srCode}`);
+
+  const from = canary.changes.length, tFrom = t.seen.length;
+  const v = await v1client(x, gw2);
+  sockets.push(v.ws);
+  await waitChange(canary, x, 'online', { from });
+  await waitFor(t.seen, hubStatus(x, true), { from: tFrom, what: `${x} active at the SignalR canary` });
+  assert.equal(canary.socket.connected, true);
 });
