@@ -60,6 +60,12 @@ static const struct migration migrations[] = {
 	    " auto_away boolean NOT NULL DEFAULT false;"
 	    "CREATE INDEX IF NOT EXISTS presence_events_user_at_idx"
 	    " ON presence_events (user_id, at DESC, id DESC);"},
+	/* The gateways the registry knew alive (or still waited for): a
+	 * restarted registry waits for them before it takes their users
+	 * offline (docs/DESIGN.md, "Links"). */
+	{3, "CREATE TABLE IF NOT EXISTS gateway_roster ("
+	    " name text PRIMARY KEY,"
+	    " since timestamptz NOT NULL DEFAULT now());"},
 };
 
 const char PST_SQL_BATCH[] =
@@ -92,6 +98,17 @@ const char PST_SQL_BATCH[] =
 	" DELETE FROM thread_members m"
 	" USING unnest($14::text[], $15::text[]) AS d(t, u)"
 	" WHERE m.thread_id = d.t AND m.user_id = d.u"
+	" RETURNING 1),"
+	/* NULL: the roster is not part of this batch. The two touch
+	 * disjoint rows: one statement cannot delete and re-insert a key. */
+	"rd AS ("
+	" DELETE FROM gateway_roster"
+	" WHERE $17::text[] IS NOT NULL AND name <> ALL($17::text[])"
+	" RETURNING 1),"
+	"ri AS ("
+	" INSERT INTO gateway_roster (name)"
+	" SELECT * FROM unnest($17::text[])"
+	" ON CONFLICT DO NOTHING"
 	" RETURNING 1)"
 	"SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM ev),"
 	" (SELECT count(*) FROM ma), (SELECT count(*) FROM md)";
@@ -102,6 +119,8 @@ const char PST_SQL_LOAD_ROWS[] =
 
 const char PST_SQL_LOAD_MEMBERS[] =
 	"SELECT thread_id, user_id FROM thread_members";
+
+const char PST_SQL_LOAD_ROSTER[] = "SELECT name FROM gateway_roster";
 
 const char PST_SQL_RETENTION[] = "DELETE FROM presence_events WHERE at < $1";
 
@@ -115,6 +134,7 @@ const struct pst_stmt_def pst_stmts[PST_STMT_N] = {
 	[PST_STMT_LOAD_ROWS] = {"prs_load_rows", PST_SQL_LOAD_ROWS, 0},
 	[PST_STMT_LOAD_MEMBERS] = {"prs_load_members", PST_SQL_LOAD_MEMBERS,
 				   0},
+	[PST_STMT_LOAD_ROSTER] = {"prs_load_roster", PST_SQL_LOAD_ROSTER, 0},
 	[PST_STMT_RETENTION] = {"prs_retention", PST_SQL_RETENTION, 1},
 	[PST_STMT_HISTORY] = {"prs_history", PST_SQL_HISTORY, 3},
 };
@@ -433,6 +453,21 @@ add_members(struct pst_batch_params *bp, const Prs__WriteBatch *b)
 	free(k);
 }
 
+static void
+add_roster(struct pst_batch_params *bp, const Prs__WriteBatch *b)
+{
+	size_t i;
+
+	for (i = 0; b->roster && i < b->n_gateways; i++) {
+		if (!id_ok(b->gateways[i])) {
+			bp->nskipped++;
+			continue;
+		}
+		pst_arr_str(&bp->arr[PST_BP_ROSTER], b->gateways[i]);
+		bp->nroster++;
+	}
+}
+
 void
 pst_batch_params_build(struct pst_batch_params *bp, const Prs__WriteBatch *b)
 {
@@ -444,8 +479,11 @@ pst_batch_params_build(struct pst_batch_params *bp, const Prs__WriteBatch *b)
 	add_rows(bp, b);
 	add_history(bp, b);
 	add_members(bp, b);
+	add_roster(bp, b);
 	for (i = 0; i < PST_BP_N; i++)
 		bp->values[i] = pst_arr_end(&bp->arr[i]);
+	if (!b->roster)
+		bp->values[PST_BP_ROSTER] = NULL;
 }
 
 void

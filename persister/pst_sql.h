@@ -56,7 +56,8 @@ enum {
 	PST_BP_ADD_USER,
 	PST_BP_DEL_THREAD,
 	PST_BP_DEL_USER,
-	PST_BP_AUTO, /* v1.1: user_presence.auto_away */
+	PST_BP_AUTO,   /* v1.1: user_presence.auto_away */
+	PST_BP_ROSTER, /* gateway_roster names; NULL: not in this batch */
 	PST_BP_N
 };
 
@@ -64,7 +65,7 @@ enum {
 struct pst_batch_params {
 	struct pst_arr arr[PST_BP_N];
 	const char *values[PST_BP_N]; /* point into arr[] */
-	size_t nrows, nhistory, nadd, ndel;
+	size_t nrows, nhistory, nadd, ndel, nroster;
 	size_t ndup;     /* rows or member ops superseded within the batch */
 	size_t nskipped; /* entries with invalid ids or text, left out */
 };
@@ -82,6 +83,7 @@ void pst_batch_params_free(struct pst_batch_params *bp);
 extern const char PST_SQL_BATCH[];     /* PST_BP_N params; 1 row of counts */
 extern const char PST_SQL_LOAD_ROWS[]; /* no params; PST_LOAD_ROWS_NF */
 extern const char PST_SQL_LOAD_MEMBERS[]; /* no params; 2 fields */
+extern const char PST_SQL_LOAD_ROSTER[];  /* no params; 1 field */
 extern const char PST_SQL_RETENTION[];    /* $1 = cutoff ms */
 /* v1.1: $1 user, $2 since (ms), $3 limit; PST_HISTORY_NF fields */
 extern const char PST_SQL_HISTORY[];
@@ -93,6 +95,7 @@ enum pst_stmt {
 	PST_STMT_BATCH,
 	PST_STMT_LOAD_ROWS,
 	PST_STMT_LOAD_MEMBERS,
+	PST_STMT_LOAD_ROSTER,
 	PST_STMT_RETENTION,
 	PST_STMT_HISTORY,
 	PST_STMT_N
@@ -108,6 +111,7 @@ extern const struct pst_stmt_def pst_stmts[PST_STMT_N];
 #define PST_HISTORY_MAX     1000 /* rows per history query */
 #define PST_LOAD_ROWS_NF    9
 #define PST_LOAD_MEMBERS_NF 2
+#define PST_LOAD_ROSTER_NF  1
 
 /* Newest schema version this persister knows. */
 int pst_sql_schema_version(void);

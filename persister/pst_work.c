@@ -50,10 +50,10 @@ struct job {
 	uint64_t id;                /* batch or load id */
 	uint64_t epoch;             /* JOB_BATCH: the registry's epoch */
 	struct pst_batch_params bp; /* JOB_BATCH */
-	int step;                   /* JOB_LOAD: 0 rows, 1 members */
-	size_t nbad;                /* JOB_LOAD: malformed rows skipped */
-	uint32_t nchunks;           /* JOB_LOAD: chunks sent (their index) */
-	char *user;                 /* JOB_HISTORY: parameters */
+	int step;         /* JOB_LOAD: 0 rows, 1 members, 2 gateway roster */
+	size_t nbad;      /* JOB_LOAD: malformed rows skipped */
+	uint32_t nchunks; /* JOB_LOAD: chunks sent (their index) */
+	char *user;       /* JOB_HISTORY: parameters */
 	char since[24], limit[16];
 	int64_t deadline; /* JOB_HISTORY: monotonic ms to start by */
 };
@@ -124,20 +124,33 @@ send_ack(struct pst_work *w, uint64_t batch, bool ok, const char *err)
 	w->send(w->send_arg, &env);
 }
 
+/* One LoadChunk; the roster rides only in the last one. */
+struct chunk_body {
+	Prs__PresenceRow **rows;
+	size_t nrows;
+	Prs__MemberOp **members;
+	size_t nmembers;
+	char **gateways;
+	size_t ngateways;
+};
+
 static void
 send_chunk(struct pst_work *w, uint64_t load_id, uint32_t index,
-	   Prs__PresenceRow **rows, size_t nrows, Prs__MemberOp **members,
-	   size_t nmembers, bool last, const char *err)
+	   const struct chunk_body *body, bool last, const char *err)
 {
 	Prs__Envelope env = PRS__ENVELOPE__INIT;
 	Prs__LoadChunk chunk = PRS__LOAD_CHUNK__INIT;
 
 	chunk.load_id = load_id;
 	chunk.index = index;
-	chunk.rows = rows;
-	chunk.n_rows = nrows;
-	chunk.members = members;
-	chunk.n_members = nmembers;
+	if (body != NULL) {
+		chunk.rows = body->rows;
+		chunk.n_rows = body->nrows;
+		chunk.members = body->members;
+		chunk.n_members = body->nmembers;
+		chunk.gateways = body->gateways;
+		chunk.n_gateways = body->ngateways;
+	}
 	chunk.last = last;
 	chunk.error = (char *) (err != NULL ? err : "");
 	env.body_case = PRS__ENVELOPE__BODY_CHUNK;
@@ -269,14 +282,15 @@ load_send_rows(struct pst_work *w, struct job *j, const PGresult *res)
 		}
 		ptrs[k] = &rows[k];
 		if (++k == cap) {
-			send_chunk(w, j->id, j->nchunks++, ptrs, k, NULL, 0,
-				   false, NULL);
+			struct chunk_body cb = {.rows = ptrs, .nrows = k};
+			send_chunk(w, j->id, j->nchunks++, &cb, false, NULL);
 			k = 0;
 		}
 	}
-	if (k > 0)
-		send_chunk(w, j->id, j->nchunks++, ptrs, k, NULL, 0, false,
-			   NULL);
+	if (k > 0) {
+		struct chunk_body cb = {.rows = ptrs, .nrows = k};
+		send_chunk(w, j->id, j->nchunks++, &cb, false, NULL);
+	}
 	free(rows);
 	free(ps);
 	free(ptrs);
@@ -297,16 +311,42 @@ load_send_members(struct pst_work *w, struct job *j, const PGresult *res)
 			continue;
 		}
 		ptrs[k] = &ms[k];
-		if (++k == cap && i + 1 < n) {
-			send_chunk(w, j->id, j->nchunks++, NULL, 0, ptrs, k,
-				   false, NULL);
+		if (++k == cap) {
+			struct chunk_body cb = {.members = ptrs,
+						.nmembers = k};
+			send_chunk(w, j->id, j->nchunks++, &cb, false, NULL);
 			k = 0;
 		}
 	}
-	/* The last chunk, possibly empty. */
-	send_chunk(w, j->id, j->nchunks++, NULL, 0, ptrs, k, true, NULL);
+	if (k > 0) {
+		struct chunk_body cb = {.members = ptrs, .nmembers = k};
+		send_chunk(w, j->id, j->nchunks++, &cb, false, NULL);
+	}
 	free(ms);
 	free(ptrs);
+}
+
+/* The last chunk: the gateway roster (a few names), possibly empty. */
+static void
+load_send_roster(struct pst_work *w, struct job *j, const PGresult *res)
+{
+	int n = PQntuples(res), i;
+	size_t k = 0;
+	char **names = xcalloc(n > 0 ? (size_t) n : 1, sizeof(*names));
+	struct chunk_body cb = {.gateways = names};
+
+	for (i = 0; i < n; i++) {
+		char *name =
+			PQgetisnull(res, i, 0) ? NULL : PQgetvalue(res, i, 0);
+		if (name == NULL || !prs_id_valid(name, strlen(name))) {
+			load_bad_row(j, "gateway_roster", i, "bad name");
+			continue;
+		}
+		names[k++] = name;
+	}
+	cb.ngateways = k;
+	send_chunk(w, j->id, j->nchunks++, &cb, true, NULL);
+	free(names);
 }
 
 static void
@@ -315,7 +355,9 @@ load_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
 {
 	struct pst_work *w = arg;
 	struct job *j = w->cur;
-	int nf = j->step == 0 ? PST_LOAD_ROWS_NF : PST_LOAD_MEMBERS_NF;
+	static const int nfs[] = {PST_LOAD_ROWS_NF, PST_LOAD_MEMBERS_NF,
+				  PST_LOAD_ROSTER_NF};
+	int nf = nfs[j->step];
 
 	if (rc == PST_DB_ELOST) {
 		/* Resumed at the same step: nothing can be written between
@@ -329,8 +371,7 @@ load_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
 	}
 	if (rc == PST_DB_ESQL) {
 		prs_err("load %" PRIu64 " failed: %s", j->id, err);
-		send_chunk(w, j->id, j->nchunks++, NULL, 0, NULL, 0, true,
-			   err);
+		send_chunk(w, j->id, j->nchunks++, NULL, true, err);
 		work_next(w);
 		return;
 	}
@@ -342,8 +383,16 @@ load_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
 		work_continue(w);
 		return;
 	}
-	load_send_members(w, j, res);
-	prs_info("load %" PRIu64 ": sent %d memberships%s", j->id,
+	if (j->step == 1) {
+		load_send_members(w, j, res);
+		prs_info("load %" PRIu64 ": sent %d memberships", j->id,
+			 PQntuples(res));
+		j->step = 2;
+		work_continue(w);
+		return;
+	}
+	load_send_roster(w, j, res);
+	prs_info("load %" PRIu64 ": sent a roster of %d gateways%s", j->id,
 		 PQntuples(res), j->nbad ? " (some rows skipped)" : "");
 	if (j->nbad > 0)
 		prs_warn("load %" PRIu64 ": %zu malformed rows skipped", j->id,
@@ -463,12 +512,13 @@ work_kick(struct pst_work *w)
 		rc = pst_db_exec(w->db, PST_STMT_BATCH, j->bp.values,
 				 batch_done_cb, w);
 		break;
-	case JOB_LOAD:
-		rc = pst_db_exec(w->db,
-				 j->step == 0 ? PST_STMT_LOAD_ROWS
-					      : PST_STMT_LOAD_MEMBERS,
-				 NULL, load_done_cb, w);
+	case JOB_LOAD: {
+		static const enum pst_stmt steps[] = {PST_STMT_LOAD_ROWS,
+						      PST_STMT_LOAD_MEMBERS,
+						      PST_STMT_LOAD_ROSTER};
+		rc = pst_db_exec(w->db, steps[j->step], NULL, load_done_cb, w);
 		break;
+	}
 	case JOB_RETENTION:
 		snprintf(cutoff, sizeof(cutoff), "%" PRId64,
 			 prs_now_ms() - w->retention_days * 86400000);
@@ -550,8 +600,7 @@ pst_work_load(struct pst_work *w, uint64_t load_id)
 		}
 	}
 	if (work_full(w)) {
-		send_chunk(w, load_id, 0, NULL, 0, NULL, 0, true,
-			   "persister queue full");
+		send_chunk(w, load_id, 0, NULL, true, "persister queue full");
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));

@@ -33,7 +33,8 @@ static const struct prs_opt opts[] = {
 	 "offline"},
 	{"resync_window_ms", PRS_OPT_INT, &R.cfg.resync_window_ms, 0, 600000,
 	 "after a restart, users stored as online that no gateway "
-	 "re-announces within this window go offline"},
+	 "re-announces within this window go offline (it waits up to "
+	 "gateway_timeout_ms more for gateways alive before the restart)"},
 	{"typing_ttl_ms", PRS_OPT_INT, &R.cfg.typing_ttl_ms, 100, 600000,
 	 "typing active:true expires after this long"},
 	{"gateway_timeout_ms", PRS_OPT_INT, &R.cfg.gateway_timeout_ms, 500,

@@ -25,6 +25,7 @@
 #define REG_MAX_WATCHES  10000 /* per session (PROTOCOL.md §3) */
 #define REG_MAX_IDS      1000  /* user ids per request */
 #define REG_HISTORY_MAX  100000
+#define REG_ROSTER_MAX   1024  /* gateway names loaded from the store */
 #define REG_AUDIENCE_MAX 10000 /* users in an OP_LIST_AUDIENCE reply */
 
 /* Which presence_events rows the registry emits (the `history` key). */
@@ -192,6 +193,13 @@ struct reg {
 	int64_t ready_at;        /* monotonic ms */
 	bool hold;               /* events held until gateways re-announced */
 	size_t npending;         /* users loaded as online */
+	/* The gateway roster (docs/DESIGN.md, "Links"): names loaded from
+	 * the store that have not said Hello to this registry yet; the
+	 * resync window waits for them (at most gateway_timeout_ms more). */
+	char **roster_wait;
+	size_t nroster_wait;
+	bool roster_dirty;   /* the stored roster is to be rewritten */
+	bool window_waiting; /* logged that the window waits for gateways */
 	struct reg_user *held_head;
 	struct reg_hquery *hq_head, *hq_tail; /* v1.1: history queries */
 	size_t nhq;
@@ -330,6 +338,11 @@ void reg_gw_dead(struct reg *r, struct reg_gw *gw);
 void reg_gw_vcheck_free(struct reg_gw *gw);
 void reg_cron(struct reg *r);
 void reg_flush_writes(struct reg *r);
+/* The roster: a loaded name to wait for; a name that said Hello (true if
+ * it was waited for); all names given up (the window's end); freed. */
+void reg_roster_wait_add(struct reg *r, const char *name);
+bool reg_roster_heard(struct reg *r, const char *name);
+void reg_roster_give_up(struct reg *r);
 
 /* The state is loaded: tells systemd, asks every gateway to re-announce. */
 void reg_link_serving(struct reg *r);

@@ -13,6 +13,7 @@
 #include "reg.h"
 #include "prs_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -192,7 +193,8 @@ gw_new(struct reg *r, const char *name, uint64_t epoch, const char *address)
 					 r->epoch) != 0)
 		gw->peer = NULL; /* logged; hung detection will retire it */
 	HASH_ADD_KEYPTR(hh, r->gws, gw->name, strlen(gw->name), gw);
-	prs_info("gateway %s joined (%s)", name, address);
+	prs_info("gateway %s %s (%s)", name,
+		 reg_roster_heard(r, name) ? "is back" : "joined", address);
 	return gw;
 }
 
@@ -205,6 +207,7 @@ reg_gw_dead(struct reg *r, struct reg_gw *gw)
 	HASH_ITER (hh, gw->sessions, s, tmp)
 		reg_session_close(r, s, false);
 	HASH_DEL(r->gws, gw);
+	r->roster_dirty = true;
 	prs_peer_close(gw->peer);
 	prs_warn("gateway %s gone: %u sessions ended (grace applies)",
 		 gw->name, n);
@@ -411,23 +414,80 @@ gone_cb(void *arg, uint32_t pipe)
 	}
 }
 
-/* The hold (see publish) lasts until every gateway that has said Hello
- * has re-announced its sessions, and long enough for every live gateway
- * to have said Hello (they do every 500 ms); at most the resync window. */
+/* Every gateway known alive has re-announced its sessions, and every
+ * one of the stored roster (alive before this registry started) has said
+ * Hello: nobody's sessions are still on the way. */
 static bool
-hold_over(struct reg *r, int64_t now)
+resync_complete(struct reg *r)
 {
 	struct reg_gw *gw, *tmp;
 
-	if (r->resync_deadline == 0 || now >= r->resync_deadline)
-		return true;
-	if (now - r->ready_at < HOLD_MIN_MS)
+	if (r->nroster_wait > 0)
 		return false;
 	HASH_ITER (hh, r->gws, gw, tmp) {
 		if (!gw->resync_done)
 			return false;
 	}
 	return true;
+}
+
+/* The resync window lasts resync_window_ms, and then as long as the
+ * resync is incomplete, at most gateway_timeout_ms more: a gateway from
+ * the roster that stays silent that long is dead by the liveness rule
+ * every live gateway is judged by. */
+static bool
+window_over(struct reg *r, int64_t now)
+{
+	if (now < r->resync_deadline)
+		return false;
+	return now >= r->resync_deadline + r->cfg.gateway_timeout_ms ||
+	       resync_complete(r);
+}
+
+static void
+names_add(char *buf, size_t size, size_t *len, const char *name,
+	  const char *why)
+{
+	int n;
+
+	if (*len >= size - 1)
+		return;
+	n = snprintf(buf + *len, size - *len, " %s (%s)", name, why);
+	if (n > 0)
+		*len = *len + (size_t) n < size ? *len + (size_t) n : size - 1;
+}
+
+static void
+window_wait_log(struct reg *r)
+{
+	char names[256];
+	size_t i, len = 0;
+	struct reg_gw *gw, *tmp;
+
+	names[0] = '\0';
+	for (i = 0; i < r->nroster_wait; i++)
+		names_add(names, sizeof(names), &len, r->roster_wait[i],
+			  "no Hello yet");
+	HASH_ITER (hh, r->gws, gw, tmp) {
+		if (!gw->resync_done)
+			names_add(names, sizeof(names), &len, gw->name,
+				  "re-announcing");
+	}
+	prs_info("resync window: waiting up to %lld ms more for gateways:%s",
+		 (long long) r->cfg.gateway_timeout_ms, names);
+}
+
+/* The hold (see publish) lasts until the resync is complete, and long
+ * enough for every live gateway to have said Hello (they do every
+ * 500 ms); at most until the window is over. */
+static bool
+hold_over(struct reg *r, int64_t now)
+{
+	if (r->resync_deadline == 0 || window_over(r, now))
+		return true;
+	if (now - r->ready_at < HOLD_MIN_MS)
+		return false;
+	return resync_complete(r);
 }
 
 void
@@ -481,8 +541,20 @@ reg_cron(struct reg *r)
 		r->refresh_last = now;
 	}
 	if (r->ready && r->resync_deadline != 0 && now >= r->resync_deadline) {
-		r->resync_deadline = 0;
-		reg_resync_window_end(r);
+		if (window_over(r, now)) {
+			size_t i;
+			for (i = 0; i < r->nroster_wait; i++)
+				prs_warn("gateway %s (alive before this "
+					 "registry started) did not come back",
+					 r->roster_wait[i]);
+			reg_roster_give_up(r);
+			r->resync_deadline = 0;
+			r->window_waiting = false;
+			reg_resync_window_end(r);
+		} else if (!r->window_waiting) {
+			r->window_waiting = true;
+			window_wait_log(r);
+		}
 	}
 	reg_pst_cron(r, now);
 }

@@ -53,9 +53,12 @@ batch_free(Prs__WriteBatch *b)
 		free(b->members[i]->user_id);
 		free(b->members[i]);
 	}
+	for (i = 0; i < b->n_gateways; i++)
+		free(b->gateways[i]);
 	free(b->rows);
 	free(b->history);
 	free(b->members);
+	free(b->gateways);
 	free(b);
 }
 
@@ -157,6 +160,74 @@ reg_pst_memop_cb(struct reg *r, const char *thread, const char *user, bool add)
 	HASH_ADD_KEYPTR(hh, r->memops, op->key, op->keylen, op);
 }
 
+/* ---- the gateway roster ------------------------------------------------ */
+
+void
+reg_roster_wait_add(struct reg *r, const char *name)
+{
+	struct reg_gw *gw;
+	size_t i;
+
+	HASH_FIND_STR(r->gws, name, gw);
+	if (gw != NULL || r->nroster_wait >= REG_ROSTER_MAX)
+		return; /* already heard from this start */
+	for (i = 0; i < r->nroster_wait; i++)
+		if (strcmp(r->roster_wait[i], name) == 0)
+			return;
+	r->roster_wait =
+		xrealloc(r->roster_wait,
+			 (r->nroster_wait + 1) * sizeof(*r->roster_wait));
+	r->roster_wait[r->nroster_wait++] = xstrdup(name);
+}
+
+bool
+reg_roster_heard(struct reg *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->nroster_wait; i++) {
+		if (strcmp(r->roster_wait[i], name) == 0) {
+			free(r->roster_wait[i]);
+			r->roster_wait[i] = r->roster_wait[--r->nroster_wait];
+			return true; /* stored already */
+		}
+	}
+	r->roster_dirty = true;
+	return false;
+}
+
+void
+reg_roster_give_up(struct reg *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nroster_wait; i++)
+		free(r->roster_wait[i]);
+	free(r->roster_wait);
+	if (r->nroster_wait > 0)
+		r->roster_dirty = true;
+	r->roster_wait = NULL;
+	r->nroster_wait = 0;
+}
+
+/* The roster to store: the gateways alive now and those still waited
+ * for. Only once loaded: before that, it would erase the stored one. */
+static void
+roster_fill(struct reg *r, Prs__WriteBatch *b)
+{
+	struct reg_gw *gw, *tmp;
+	size_t i;
+
+	b->roster = true;
+	b->gateways = xcalloc(HASH_COUNT(r->gws) + r->nroster_wait + 1,
+			      sizeof(*b->gateways));
+	HASH_ITER (hh, r->gws, gw, tmp)
+		b->gateways[b->n_gateways++] = xstrdup(gw->name);
+	for (i = 0; i < r->nroster_wait; i++)
+		b->gateways[b->n_gateways++] = xstrdup(r->roster_wait[i]);
+	r->roster_dirty = false;
+}
+
 void
 reg_flush_writes(struct reg *r)
 {
@@ -166,8 +237,11 @@ reg_flush_writes(struct reg *r)
 	struct reg_user *u;
 	int64_t now = prs_now_ms(), mono;
 
+	bool roster = r->roster_dirty && r->ready;
+
 	if (r->inflight != NULL || r->pst == NULL ||
-	    (r->dirty_head == NULL && r->memops == NULL && r->nhistory == 0))
+	    (r->dirty_head == NULL && r->memops == NULL && r->nhistory == 0 &&
+	     !roster))
 		return;
 	/* The write window: one new batch per write_window_ms at most, so
 	 * that a user changing several times meanwhile is one row and
@@ -178,10 +252,12 @@ reg_flush_writes(struct reg *r)
 	 * rare, an admin was told "ok", and no gateway re-announces them
 	 * after a registry crash (presence rows are soft state, see
 	 * docs/DESIGN.md "Durability"). Nobody waits for a timer of its
-	 * own: the loop wakes at least once per cron period (100 ms). */
+	 * own: the loop wakes at least once per cron period (100 ms). The
+	 * roster does not wait either: rows written after a gateway joined
+	 * must not reach PostgreSQL before its name does. */
 	mono = prs_mono_ms();
 	if (r->cfg.write_window_ms > 0 && !r->stopping && r->memops == NULL &&
-	    mono - r->write_last < r->cfg.write_window_ms &&
+	    !roster && mono - r->write_last < r->cfg.write_window_ms &&
 	    r->ndirty < BATCH_ROWS_MAX && r->nhistory < BATCH_ROWS_MAX)
 		return;
 	r->write_last = mono;
@@ -230,6 +306,8 @@ reg_flush_writes(struct reg *r)
 		free(op->key);
 		free(op);
 	}
+	if (roster)
+		roster_fill(r, b);
 	b->history = r->history;
 	b->n_history = r->nhistory;
 	r->history = NULL;
@@ -310,6 +388,10 @@ reg_on_persister(struct reg *r, Prs__Envelope *env)
 		r->load_sent = prs_mono_ms();
 		for (i = 0; i < c->n_rows; i++)
 			reg_user_loaded(r, c->rows[i]);
+		for (i = 0; i < c->n_gateways; i++)
+			if (prs_id_valid(c->gateways[i],
+					 strlen(c->gateways[i])))
+				reg_roster_wait_add(r, c->gateways[i]);
 		for (i = 0; i < c->n_members; i++) {
 			Prs__MemberOp *m = c->members[i];
 			if (prs_id_valid(m->thread_id, strlen(m->thread_id)) &&
@@ -371,4 +453,5 @@ reg_pst_free(struct reg *r)
 		free(r->history[i]);
 	}
 	free(r->history);
+	reg_roster_give_up(r);
 }

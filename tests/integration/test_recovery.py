@@ -335,6 +335,72 @@ class RegistryRestartTest(RecoveryBase):
     def test_registry_sigkill(self):
         self._restart(signal.SIGKILL)
 
+    def wait_log(self, proc, text, timeout=WAIT + 5):
+        """Polls proc's log, from its last start on, for a line with text."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sys.check_alive()
+            if text in proc.tail(200, since="=== start"):
+                return
+            time.sleep(0.05)
+        self.fail("no %r in %s's log:\n%s" % (text, proc.name,
+                                               proc.tail(40)))
+
+    def test_restart_waits_for_a_silent_gateway(self):
+        """A gateway alive before the registry restarted, but silent for
+        the whole resync window (here: stopped), keeps its users online:
+        the new registry knows it from the stored gateway roster and waits
+        for it (at most gateway_timeout_ms more), so watchers see no
+        offline-then-online when it comes back."""
+        t, ids, clients = self.group(2, 1, "s")
+        w = uid("w")
+        self.sys.put_members(t, ids + [w])
+        cw = self.connect(w, gw=0)
+        self.wait_db(ids + [w])  # the roster was written before these
+        gw2 = self.sys.gateways[1].proc
+        self.sys.kill_registry(signal.SIGKILL)
+        gw2.popen.send_signal(signal.SIGSTOP)
+        try:
+            self.sys.start_registry()
+            # The window is over, and the registry still waits for gw2.
+            self.wait_log(self.sys.registry, "gw2 (no Hello yet)")
+        finally:
+            gw2.popen.send_signal(signal.SIGCONT)
+        self.wait_log(self.sys.registry, "gateway gw2 is back")
+        self.sys.wait_serving()
+        for u in ids:
+            cw.expect_no_presence(u, 0.1)
+        cw.expect_no_presence(ids[0], 1.0)
+        for u in ids:
+            self.alive(clients[u])
+        self.alive(cw)
+        view = self.wait_db(ids + [w])
+        for u in ids:
+            self.assertPresence(view[u], u, status="online", is_online=True)
+        self.assertNotIn("did not come back",
+                         self.sys.registry.tail(200, since="=== start"))
+
+    def test_restart_gives_up_on_a_gateway_gone_meanwhile(self):
+        """A gateway of the roster that never comes back is given up
+        gateway_timeout_ms after the window: its users go offline."""
+        t, ids, clients = self.group(1, 1, "g")
+        w = uid("w")
+        self.sys.put_members(t, ids + [w])
+        cw = self.connect(w, gw=0)
+        self.wait_db(ids + [w])
+        self.sys.kill_registry(signal.SIGKILL)
+        self.sys.kill_gateway(1, signal.SIGKILL)
+        clients[ids[0]].shutdown()
+        self.sys.start_registry()
+        self.wait_log(self.sys.registry, "gw2 (no Hello yet)")
+        ev = cw.expect_presence(ids[0], timeout=WAIT + 5)
+        self.assertPresence(ev, ids[0], status="offline", is_online=False)
+        self.assertIn("gateway gw2 (alive before this registry started) "
+                      "did not come back",
+                      self.sys.registry.tail(200, since="=== start"))
+        self.restart_gateway(1)
+        self.sys.wait_serving()
+
     def test_registry_sigterm(self):
         self._restart(signal.SIGTERM)
 

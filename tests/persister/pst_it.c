@@ -389,6 +389,8 @@ struct loaded {
 	size_t nrows, nmembers, nchunks;
 	bool u1_ok, u2_ok, uni_ok;
 	char error[256];
+	char roster[256];  /* gateway names in load order, comma-separated */
+	bool roster_early; /* names in a chunk before the last */
 };
 
 static void
@@ -417,6 +419,13 @@ load(uint64_t id, struct loaded *l)
 		snprintf(l->error, sizeof(l->error), "%s", c->chunk->error);
 		for (i = 0; i < c->chunk->n_members; i++)
 			CHECK(c->chunk->members[i]->add);
+		if (c->chunk->n_gateways > 0 && !c->chunk->last)
+			l->roster_early = true;
+		for (i = 0; i < c->chunk->n_gateways; i++) {
+			size_t n = strlen(l->roster);
+			snprintf(l->roster + n, sizeof(l->roster) - n, "%s%s",
+				 n > 0 ? "," : "", c->chunk->gateways[i]);
+		}
 		for (i = 0; i < c->chunk->n_rows; i++) {
 			Prs__PresenceRow *r = c->chunk->rows[i];
 			Prs__Presence *p = r->p;
@@ -449,6 +458,51 @@ load(uint64_t id, struct loaded *l)
 }
 
 /* The array-literal builder against PostgreSQL's own array parser. */
+static const char *
+roster_now(void)
+{
+	return q1(__LINE__,
+		  "SELECT coalesce(string_agg(name, ',' ORDER BY name), '') "
+		  "FROM gateway_roster",
+		  0, NULL);
+}
+
+/* The gateway roster: a batch with roster set replaces it exactly (an
+ * invalid name is skipped), one without leaves it alone, and a load
+ * returns it in its last chunk. */
+static void
+check_roster(void)
+{
+	static char *g1[] = {"gw-a", "gw-b"};
+	static char *g2[] = {"gw-c", "gw-b", "bad\tname"};
+	struct loaded l;
+
+	wb_reset(400);
+	wb.roster = true;
+	wb.gateways = g1;
+	wb.n_gateways = 2;
+	wb_send_ok();
+	CHECK(!strcmp(roster_now(), "gw-a,gw-b"));
+	wb_reset(401);
+	wb.roster = true;
+	wb.gateways = g2;
+	wb.n_gateways = 3;
+	wb_send_ok();
+	CHECK(!strcmp(roster_now(), "gw-b,gw-c"));
+	wb_reset(402);
+	wb_row("roster-u", PRS__STATUS__ST_ONLINE, 5);
+	wb_send_ok();
+	CHECK(!strcmp(roster_now(), "gw-b,gw-c"));
+	load(403, &l);
+	CHECK(l.error[0] == '\0' && !l.roster_early);
+	CHECK(!strcmp(l.roster, "gw-b,gw-c") ||
+	      !strcmp(l.roster, "gw-c,gw-b"));
+	wb_reset(404);
+	wb.roster = true; /* and no names: nobody */
+	wb_send_ok();
+	CHECK(!strcmp(roster_now(), ""));
+}
+
 static void
 check_array_roundtrip(void)
 {
@@ -1007,7 +1061,7 @@ main(int argc, char **argv)
 		      "0"));
 	CHECK(!strcmp(q1(__LINE__, "SELECT count(*) FROM schema_migrations", 0,
 			 NULL),
-		      "2"));
+		      "3"));
 	wb_reset(7);
 	wb_row("u1", PRS__STATUS__ST_OFFLINE, 21)->last_seen = 99;
 	wb_send_ok();
@@ -1019,6 +1073,8 @@ main(int argc, char **argv)
 			 "AND NOT is_online",
 			 2, p2),
 		      "1"));
+
+	check_roster();
 
 	/* 4. SIGTERM: the batch in flight commits and is acknowledged, or
 	 * the grace period ends; either way a clean exit (and, under ASan,

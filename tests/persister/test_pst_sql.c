@@ -313,7 +313,7 @@ test_migrate_script(void **state)
 	assert_non_null(strstr(s, "WHERE version = 2) THEN"));
 	assert_non_null(strstr(s, "COMMIT;"));
 	assert_true(strstr(s, "BEGIN;") == s);
-	assert_int_equal(pst_sql_schema_version(), 2);
+	assert_int_equal(pst_sql_schema_version(), 3);
 	free(s);
 }
 
