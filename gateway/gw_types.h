@@ -234,8 +234,8 @@ struct gw_server {
 	 * by gw_gateway.c, NULL: v1) */
 	const struct gw_fe *user_ws_fe;
 	struct gw_view *views;     /* what clients were shown, per user */
-	struct gw_sio *sio;        /* Socket.IO sessions (gw_fe_sio.c) */
-	struct gw_sr_hub *signalr; /* SignalR hubs (gw_fe_signalr.c) */
+	struct gw_sio *sio;        /* Socket.IO sessions (gw_sio.h) */
+	struct gw_sr_hub *signalr; /* SignalR hubs (gw_sr_negotiate.c) */
 	struct gw_buf scratch;     /* reused for JSON and frames */
 	struct gw_buf frames[GW_FE_KINDS_MAX]; /* one event, per kind */
 	bool stopping;

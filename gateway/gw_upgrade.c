@@ -7,7 +7,8 @@
  * compat_events chose), and the 101 goes out; every refusal is an HTTP error
  * that closes the connection, since what follows is not HTTP. The checks
  * and the switch are exported for the drop-in frontends that ride a
- * WebSocket too (gw_fe_sio.c), which bring their own handler.
+ * WebSocket too (gw_sio_eio.c, gw_sr_negotiate.c), which bring their own
+ * handler.
  */
 #include "gw_upgrade.h"
 
@@ -94,6 +95,17 @@ gw_upgrade_accept(struct gw_conn *c, const struct gw_http1_req *rq,
 	return 0;
 }
 
+void
+gw_upgrade_bind(struct gw_conn *c, const struct gw_fe *fe, char **user,
+		bool admin, int64_t exp)
+{
+	c->fe = fe;
+	c->auth_user = *user;
+	c->auth_admin = admin;
+	c->auth_exp = exp;
+	*user = NULL;
+}
+
 static void
 ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
 	   const struct gw_path *pp, const char *path_user,
@@ -153,11 +165,7 @@ ws_upgrade(struct gw_conn *c, const struct gw_http1_req *rq,
 			    ? "Sec-WebSocket-Protocol: presence.v1\r\n"
 			    : NULL) != 0)
 		goto out;
-	c->fe = fe;
-	c->auth_user = user;
-	c->auth_admin = admin;
-	c->auth_exp = exp;
-	user = NULL;
+	gw_upgrade_bind(c, fe, &user, admin, exp);
 out:
 #undef FAIL
 	free(qtok);

@@ -19,6 +19,11 @@ int gw_upgrade_check(struct gw_conn *c, const struct gw_http1_req *rq);
  * 0, or -1 after answering 503. */
 int gw_upgrade_accept(struct gw_conn *c, const struct gw_http1_req *rq,
 		      const struct gw_ws_handler *h, const char *extra);
+/* After gw_upgrade_accept: c's sessions will be fe's, and c is user's
+ * (taken: *user becomes NULL; NULL for nobody yet), with admin and the
+ * token's exp (wall ms, 0 none). */
+void gw_upgrade_bind(struct gw_conn *c, const struct gw_fe *fe, char **user,
+		     bool admin, int64_t exp);
 
 /* GET /v1/ws: upgrades c to a v1 WebSocket (or answers the refusal). */
 void gw_upgrade_v1(struct gw_conn *c, const struct gw_http1_req *rq,

@@ -1,9 +1,10 @@
 /*
- * libFuzzer harness: the Socket.IO drop-in (gw_fe_sio.c) driven as a
- * client would, through the real HTTP and WebSocket input paths. Each run
- * makes one polling session (a real handshake; its sid read back from the
- * answer), then plays the input as commands, each an op byte, a length
- * byte and that many bytes of payload:
+ * libFuzzer harness: the Socket.IO drop-in (gw_fe_sio.c, gw_sio_eio.c,
+ * gw_sio_obs.c) driven as a client would, through the real HTTP and
+ * WebSocket input paths. Each run makes one polling session (a real
+ * handshake; its sid read back from the answer), then plays the input as
+ * commands, each an op byte, a length byte and that many bytes of
+ * payload:
  *
  *   0 POST the payload (Engine.IO packets) to the session
  *   1 GET on the session (held, or answered)

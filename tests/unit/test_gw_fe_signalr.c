@@ -1,9 +1,9 @@
 /*
- * Unit tests for the decisions of gateway/gw_fe_signalr.c that need no
- * connection: which signalr_paths values are valid, and which request
- * paths are a hub or its negotiate endpoint (the router's matchers).
- * The hub protocol itself is test_gw_signalr.c's; the frontend runs
- * end to end in tests/compat/signalr.test.mjs.
+ * Unit tests for the decisions of the SignalR drop-in that need no
+ * connection (gateway/gw_sr_negotiate.c): which signalr_paths values are
+ * valid, and which request paths are a hub or its negotiate endpoint (the
+ * router's matchers). The hub protocol itself is test_gw_signalr.c's; the
+ * frontend runs end to end in tests/compat/signalr.test.mjs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
