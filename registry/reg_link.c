@@ -604,7 +604,7 @@ reg_config_defaults(struct reg_config *cfg)
 	cfg->gateway_timeout_ms = 3000;
 	cfg->batch_retry_ms = 3000;
 	cfg->online_refresh_ms = 30000;
-	cfg->write_window_ms = 0; /* off until the race it widens is closed */
+	cfg->write_window_ms = 100;
 	cfg->history = "all";
 	cfg->history_mode = REG_HISTORY_ALL;
 }

@@ -468,6 +468,47 @@ class RegistryRestartTest(RecoveryBase):
         self.wait_db([a, w])
 
 
+class RegistryRestartWindowTest(RecoveryBase):
+    """With a long write window (the default is 100 ms), a user who
+    connected within it is not stored when the registry is SIGKILLed. If
+    that user's gateway re-announces late, the new registry must still
+    wait for it (the gateway roster) before it releases its hold and
+    repairs the other gateways' views: else watchers there would be shown
+    a repair `offline`, then `online` again."""
+    WINDOW_MS = 3000
+    REGISTRY_ARGS = ("--resync-window-ms", str(RecoveryBase.RESYNC_MS),
+                     "--write-window-ms", str(WINDOW_MS))
+
+    wait_log = RegistryRestartTest.wait_log
+
+    def test_unstored_user_on_a_late_gateway_does_not_flicker(self):
+        w = uid("w")
+        self.sys.put_members(uid("t"), [w])
+        cw = self.connect(w, gw=0)
+        self.wait_db([w])
+        x = uid("x")
+        self.sys.put_members(uid("t"), [x, w])  # membership skips the window
+        cx = self.connect(x, gw=1)
+        cw.expect_presence(x, "online")
+        gw2 = self.sys.gateways[1].proc
+        self.sys.kill_registry(signal.SIGKILL)
+        self.assertFalse((self.db_rows([x]).get(x) or {}).get("is_online"),
+                         "the window did not hold x's row")
+        gw2.popen.send_signal(signal.SIGSTOP)
+        try:
+            self.sys.start_registry()
+            self.wait_log(self.sys.registry, "gw2 (no Hello yet)")
+        finally:
+            gw2.popen.send_signal(signal.SIGCONT)
+        self.wait_log(self.sys.registry, "gateway gw2 is back")
+        self.sys.wait_serving()
+        cw.expect_no_presence(x, 1.0)
+        self.alive(cx)
+        self.alive(cw)
+        self.wait_row(x, lambda r: r["is_online"], "online",
+                      timeout=WAIT + self.WINDOW_MS / 1000.0)
+
+
 class ViewRepairTest(RecoveryBase):
     """After a registry restart the new registry compares what it knows
     with what each gateway last showed its clients (ViewCheck), and only
