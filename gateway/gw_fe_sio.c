@@ -22,7 +22,7 @@
  *
  * Events are encoded once per event as a WebSocket frame; polling
  * sessions take the packet behind its header. A v1 change that is none
- * to a client seeing only online/offline is not sent (sio_told).
+ * to a client seeing only online/offline is not sent (Event.online_changed).
  */
 #include "gw_fe_sio.h"
 
@@ -590,66 +590,15 @@ out:
 
 /* ---- the frontend ops (gw_fe.h) ------------------------------------ */
 
-/* What Socket.IO clients were last told of each user: online or not, in
- * the view of others and in the user's own. Why: a change that v1 shows
- * (away, dnd, a new text or meta) is no change to a client that sees only
- * online and offline, and the drop-ins promise one event per change it can
- * see; so such an event is dropped here, once for all the Socket.IO
- * sessions it targets. The registry sends a user's changes to every
- * audience session at once and in order (as gw_view.c relies on), so
- * what the last event told is what each of them saw. Kept per process
- * since encode_event is given no server (there is one per process);
- * bounded, like gw_view's records, by the users ever told about. */
-struct sio_told {
-	UT_hash_handle hh;
-	uint8_t bits; /* TOLD_* */
-	char id[];
-};
-
-#define TOLD_PUB_KNOWN  1
-#define TOLD_PUB_ONLINE 2
-#define TOLD_OWN_KNOWN  4
-#define TOLD_OWN_ONLINE 8
-
-static struct sio_told *sio_told;
-
-/* Records what an event about p tells (own: the user's own view); false
- * when it tells Socket.IO clients nothing new. */
-static bool
-sio_told_update(const Prs__Presence *p, bool own)
-{
-	size_t len = strlen(p->user_id);
-	uint8_t known = own ? TOLD_OWN_KNOWN : TOLD_PUB_KNOWN;
-	uint8_t online = own ? TOLD_OWN_ONLINE : TOLD_PUB_ONLINE;
-	uint8_t now = (uint8_t) (known | (p->is_online ? online : 0));
-	struct sio_told *t;
-
-	HASH_FIND(hh, sio_told, p->user_id, len, t);
-	if (t == NULL) {
-		t = xcalloc(1, sizeof(*t) + len + 1);
-		memcpy(t->id, p->user_id, len + 1);
-		HASH_ADD_KEYPTR(hh, sio_told, t->id, len, t);
-	}
-	if ((t->bits & (known | online)) == now)
-		return false;
-	t->bits = (uint8_t) ((t->bits & ~(known | online)) | now);
-	return true;
-}
-
-void
-gw_sio_told_free(void)
-{
-	struct sio_told *t, *tmp;
-
-	HASH_ITER (hh, sio_told, t, tmp) {
-		HASH_DEL(sio_told, t);
-		free(t);
-	}
-}
-
 /* userStatusChanged {userId, status, lastSeen}, as a WebSocket text frame
  * (the header in front; polling sessions take the packet behind it), or
- * -1 when it would tell nothing new (above). */
+ * -1 when it would tell nothing new: a change v1 shows (away, dnd, a new
+ * text or meta) is none to a client that sees only online and offline,
+ * and the drop-ins promise one event per change it can see. The registry
+ * says whether is_online changed (Event.online_changed) for every target
+ * of the event alike; a repair (after a registry restart) reaches the
+ * frontends only when it differs from what this gateway's clients were
+ * shown (gw_view.h), so it goes. */
 static int
 sio_encode_event(const Prs__Event *ev, struct gw_buf *b, struct gw_frame *f)
 {
@@ -659,7 +608,7 @@ sio_encode_event(const Prs__Event *ev, struct gw_buf *b, struct gw_frame *f)
 	json_t *o;
 	int rc;
 
-	if (!sio_told_update(p, ev->own))
+	if (!ev->online_changed && !ev->repair)
 		return -1;
 	gw_buf_reset(b);
 	gw_buf_reserve(b, GW_WS_HDR_MAX);

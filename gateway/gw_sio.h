@@ -107,8 +107,6 @@ void gw_sio_connect_reply(struct sio *e);
 /* Frame f (a WebSocket frame; polling sessions take the packet behind its
  * header) to e, if it may have it now and there is room. */
 bool gw_sio_deliver_one(struct sio *e, const struct gw_frame *f);
-/* Forgets what Socket.IO clients were told (at the end). */
-void gw_sio_told_free(void);
 
 /* ---- gw_sio_obs.c: observers ---------------------------------------- */
 

@@ -809,7 +809,6 @@ gw_sio_fini(struct gw_server *srv)
 {
 	struct gw_sio *st = srv->sio;
 
-	gw_sio_told_free();
 	if (st == NULL)
 		return;
 	gw_sio_stop(srv);

@@ -218,6 +218,8 @@ struct reg {
 	 * clients already see). */
 	struct reg_gw *only_gw;
 	bool repair;
+	/* While set, events say is_online changed (Event.online_changed). */
+	bool online_changed;
 	/* Sessions that receive every user's changes (all_users). */
 	struct reg_session *all_sessions;
 	size_t nall;

@@ -46,6 +46,7 @@ link_event_cb(struct reg *r, struct reg_gw *gw, const uint64_t *sids, size_t n,
 	ev.presence = (Prs__Presence *) p;
 	ev.own = own;
 	ev.repair = r->repair;
+	ev.online_changed = r->online_changed;
 	env.body_case = PRS__ENVELOPE__BODY_EVENT;
 	env.event = &ev;
 	gw_send(gw, &env);

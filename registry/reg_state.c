@@ -237,11 +237,15 @@ reg_hold_release(struct reg *r)
 		u->held_next = NULL;
 		snap_take(u, &a);
 		if (snap_pub_differs(&b, &a)) {
+			r->online_changed = b.po != a.po;
 			reg_emit_others(r, u, now);
 			n++;
 		}
-		if (snap_own_differs(&b, &a) || h->own_told)
+		if (snap_own_differs(&b, &a) || h->own_told) {
+			r->online_changed = b.oo != a.oo;
 			reg_emit_own(r, u, NULL, now);
+		}
+		r->online_changed = false;
 		held_free(u);
 	}
 	r->held_head = NULL;
@@ -356,10 +360,15 @@ publish(struct reg *r, struct reg_user *u, const struct snap *b,
 			u->held->own_told = true;
 		return;
 	}
-	if (pub)
+	if (pub) {
+		r->online_changed = b->po != a.po;
 		reg_emit_others(r, u, now);
-	if (own)
+	}
+	if (own) {
+		r->online_changed = b->oo != a.oo;
 		reg_emit_own(r, u, origin, now);
+	}
+	r->online_changed = false;
 }
 
 struct reg_user *

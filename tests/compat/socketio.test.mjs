@@ -5,7 +5,7 @@
 // (all) lets every Socket.IO client hear every user.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { gateways, graceMs, uid, intId, waitFor, expectNone, api } from './lib.mjs';
+import { gateways, graceMs, uid, intId, waitFor, expectNone, api, sleep } from './lib.mjs';
 import {
   sioClient, waitChange, online, eio, eioOpen, eioUrl, eioWs, v1, chromiumPath, browserPage,
   closeAll,
@@ -76,6 +76,44 @@ test('Socket.IO and v1 clients see each other across gateways', async () => {
   assert.ok(Date.now() - t0 < graceMs, 'bye is not subject to grace');
   for (const x of [obs, sc]) x.close();
   c.ws.close();
+});
+
+test('a change made while no Socket.IO client was connected does not hide the next one', async () => {
+  // Regression: the gateway used to remember, per process, what its
+  // Socket.IO clients were last told of each user, and dropped an event
+  // that told nothing new; a user who went offline while no Socket.IO
+  // client was connected then came back online unseen.
+  // The watchers are users (userOnline), not observers: with no observer
+  // left, the gateway holds no session that hears every user.
+  const v = uid('gap');
+  const obs1 = await sioClient(0, { transports: ['websocket'] });
+  await online(obs1, uid('w1'));
+  const c1 = await v1(v, other);
+  await waitChange(obs1, v, 'online');
+  obs1.close();
+  // until gateway 0 holds no session at all (the other tests closed
+  // theirs; the observer session ends from its tick), so that v's offline
+  // does not reach it
+  assert.notEqual(other, 0, 'this suite runs two gateways');
+  for (let i = 0; ; i++) {
+    const r = await fetch(gateways[0] + '/metrics');
+    if (/^presence_gateway_sessions 0$/m.test(await r.text())) break;
+    assert.ok(i < 200, 'a session stays open on gateway 0');
+    await sleep(50);
+  }
+  c1.send({ type: 'bye' });
+  c1.ws.close();
+  const obs2 = await sioClient(0, { transports: ['websocket'] });
+  await online(obs2, uid('w2'));
+  const c2 = await v1(v, other);
+  await waitChange(obs2, v, 'online');
+  // still one event per change it can see: dnd is no change to it
+  const from = obs2.changes.length;
+  c2.send({ type: 'set_status', status: 'dnd', id: 'st' });
+  await waitFor(c2.seen, (m) => m.type === 'ok' && m.id === 'st', { what: 'ok' });
+  await expectNone(obs2.changes, (m) => m.userId === v, { from, ms: 600, what: 'event for dnd' });
+  obs2.close();
+  c2.ws.close();
 });
 
 test('getOnlineUsers answers the caller only: onlineUsersList with meta; integer ids are numbers', async () => {

@@ -191,10 +191,30 @@ class Proc:
 _taken_ports = set()
 
 
+def _port_range():
+    """Ports below the kernel's ephemeral range: a port picked there and
+    bound a moment later by a daemon cannot meanwhile become the source
+    port of some outgoing connection (which made a gateway fail with
+    "Address already in use" now and then)."""
+    lo, hi = 32768, 60999
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split()[:2])
+    except (OSError, ValueError):
+        pass
+    if lo > 12000:
+        return 10000, lo - 1
+    if hi < 63000:
+        return hi + 1, 65535
+    return 20000, 59999  # all ephemeral: the old way, racy
+
+
 def free_port():
-    """A currently free loopback port from a random high range."""
+    """A currently free loopback port, at random outside the ephemeral
+    range (_port_range)."""
+    lo, hi = _port_range()
     for _ in range(500):
-        port = random.randint(20000, 59999)
+        port = random.randint(lo, hi)
         if port in _taken_ports:
             continue
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

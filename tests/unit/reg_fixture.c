@@ -43,6 +43,7 @@ rec_event_cb(struct reg *r, struct reg_gw *gw, const uint64_t *sids, size_t n,
 	e->sids = sids_dup(sids, n);
 	e->n = n;
 	e->own = own;
+	e->online_changed = r->online_changed;
 	e->user = xstrdup(p->user_id);
 	e->status = p->status;
 	e->online = p->is_online;

@@ -24,6 +24,7 @@ struct rec_event {
 	uint64_t *sids;
 	size_t n;
 	bool own;
+	bool online_changed; /* Event.online_changed */
 	char *user;
 	int status;
 	bool online;

@@ -516,6 +516,10 @@ m_check_event(struct m_run *run, const struct m_views *mv, size_t i,
 		       "model %d %d %d %d",
 		       x, v.status, v.online, v.text, v.meta, after->status,
 		       after->online, after->text, after->meta);
+	if (e->online_changed != (before->online != after->online))
+		m_fail(run,
+		       "event about u%d: online_changed %d, model %d -> %d", x,
+		       e->online_changed, before->online, after->online);
 	for (j = 0; j < i; j++)
 		if (REC.ev[j].gw == e->gw && REC.ev[j].own == e->own &&
 		    strcmp(REC.ev[j].user, e->user) == 0)
