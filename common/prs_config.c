@@ -4,6 +4,7 @@
  * bad value stops the process at start with a message naming the key.
  */
 #include "prs_config.h"
+#include "prs_tls.h"
 #include "prs_util.h"
 
 #include <errno.h>
@@ -17,6 +18,14 @@ static const struct prs_opt common_opts[] = {
 	{"ipc_group", PRS_OPT_STR, &prs_ipc_group, 0, 0,
 	 "group whose members may connect to our ipc:// sockets (mode "
 	 "0660); empty: only our own user (mode 0600)"},
+	{"tls_ca_file", PRS_OPT_STR, &prs_tls_ca_file, 0, 0,
+	 "tls+tcp:// links: PEM file of the CA whose certificate every "
+	 "peer must present"},
+	{"tls_cert_file", PRS_OPT_STR, &prs_tls_cert_file, 0, 0,
+	 "tls+tcp:// links: PEM file of this process's certificate"},
+	{"tls_key_file", PRS_OPT_STR, &prs_tls_key_file, 0, 0,
+	 "tls+tcp:// links: PEM file of this process's private key "
+	 "(unencrypted; keep it mode 0600)"},
 };
 
 /* Strings we allocated, so that a value set twice (file, then flag) is

@@ -30,7 +30,8 @@
  * only from our own uid or from the configured ipc_group (the peer's
  * primary gid, or a user listed in the group); others are closed before
  * they can send anything. tcp:// has no credentials: use it only on a
- * trusted network.
+ * trusted network; tls+tcp:// requires a certificate of the deployment's
+ * CA from both ends (prs_tls.c).
  */
 #include "prs_link.h"
 #include "prs_util.h"
@@ -41,6 +42,7 @@
 #include <nng/transport/ipc/ipc.h>
 
 #include "prs_config.h"
+#include "prs_tls.h"
 
 #include <grp.h>
 #include <pthread.h>
@@ -398,6 +400,8 @@ inbox_listen(struct prs_inbox *in)
 
 	if ((rv = nng_listener_create(&in->listener, in->sock, in->url)) != 0)
 		return rv;
+	if ((rv = prs_tls_listener(in->listener, in->url)) != 0)
+		goto fail;
 	if (in->ipc &&
 	    (rv = nng_listener_set_int(in->listener, NNG_OPT_IPC_PERMISSIONS,
 				       in->group_set ? 0660 : 0600)) != 0)
@@ -452,7 +456,7 @@ probe_start(struct prs_inbox *in)
 	if ((rv = nng_socket_set_int(in->probe, NNG_OPT_SENDBUF, 1)) != 0 ||
 	    (rv = nng_socket_set_ms(in->probe, NNG_OPT_RECONNMINT, 100)) !=
 		    0 ||
-	    (rv = nng_dial(in->probe, in->url, NULL, NNG_FLAG_NONBLOCK)) !=
+	    (rv = prs_tls_dial(in->probe, in->url, NULL, NNG_FLAG_NONBLOCK)) !=
 		    0 ||
 	    (rv = nng_msg_alloc(&m, 0)) != 0 ||
 	    (rv = nng_sendmsg(in->probe, m, NNG_FLAG_NONBLOCK)) != 0) {
@@ -665,8 +669,8 @@ peer_watch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	p->down_since = now;
 	p->redials++;
 	nng_dialer_close(p->dialer);
-	if ((rv = nng_dial(p->sock, p->url, &p->dialer, NNG_FLAG_NONBLOCK)) !=
-	    0)
+	if ((rv = prs_tls_dial(p->sock, p->url, &p->dialer,
+			       NNG_FLAG_NONBLOCK)) != 0)
 		prs_warn("redial %s: %s", p->url, nng_strerror(rv));
 	else
 		prs_debug("%s: no connection for %d ms: new dialer", p->url,
@@ -697,7 +701,8 @@ prs_peer_open(struct prs_peer **out, struct ev_loop *loop, const char *url,
 	    (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST,
 				  peer_pipe_notify, p)) != 0)
 		goto fail;
-	if ((rv = nng_dial(p->sock, url, &p->dialer, NNG_FLAG_NONBLOCK)) != 0)
+	if ((rv = prs_tls_dial(p->sock, url, &p->dialer, NNG_FLAG_NONBLOCK)) !=
+	    0)
 		goto fail;
 	if ((rv = nng_socket_get_int(p->sock, NNG_OPT_SENDFD, &fd)) != 0)
 		goto fail;

@@ -42,12 +42,12 @@ typedef void (*prs_inbox_gone_cb)(void *arg, uint32_t pipe);
 int prs_frames_each(const uint8_t *b, size_t len,
 		    void (*cb)(void *arg, Prs__Envelope *env), void *arg);
 
-/* Listens on url (ipc:// or tcp://). ipc socket files get mode 0600, or
- * 0660 and the group of the ipc_group setting; ipc peers of another uid
- * (outside that group) are disconnected before they can send. A watchdog
- * re-creates the listener if it stops accepting (NNG bug #1518). gone_cb
- * is called only for connections that delivered at least one message.
- * Returns 0 or a negative NNG error (logged). */
+/* Listens on url (ipc://, tcp:// or tls+tcp://, see prs_tls.h). ipc socket
+ * files get mode 0600, or 0660 and the group of the ipc_group setting; ipc
+ * peers of another uid (outside that group) are disconnected before they can
+ * send. A watchdog re-creates the listener if it stops accepting (NNG bug
+ * #1518). gone_cb is called only for connections that delivered at least one
+ * message. Returns 0 or a negative NNG error (logged). */
 int prs_inbox_open(struct prs_inbox **out, struct ev_loop *loop,
 		   const char *url, prs_inbox_recv_cb recv_cb,
 		   prs_inbox_gone_cb gone_cb, void *arg);

@@ -11,6 +11,7 @@
  * back through reg_link_out (reg_out.h): the only way its events leave.
  */
 #include "reg.h"
+#include "prs_tls.h"
 #include "prs_util.h"
 
 #include <stdio.h>
@@ -178,7 +179,8 @@ address_valid(const char *a)
 {
 	size_t n = strlen(a);
 	return n > 6 && n < 512 &&
-	       (strncmp(a, "ipc://", 6) == 0 || strncmp(a, "tcp://", 6) == 0);
+	       (strncmp(a, "ipc://", 6) == 0 || strncmp(a, "tcp://", 6) == 0 ||
+		prs_url_tls(a));
 }
 
 static struct reg_gw *
