@@ -6,6 +6,7 @@
 #include "prs_config.h"
 #include "prs_tls.h"
 #include "prs_util.h"
+#include "prs_version.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -231,6 +232,7 @@ usage(const struct prs_opt *opts, size_t n, const char *section,
 	usage_opts(opts, n);
 	usage_opts(common_opts, PRS_ARRAY_LEN(common_opts));
 	printf("  --help\n\tprint this and exit\n");
+	printf("  --version\n\tprint the version and exit\n");
 }
 
 int
@@ -242,6 +244,10 @@ prs_config_parse(const struct prs_opt *opts, size_t n, const char *section,
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(opts, n, section, prog, about);
+			return 1;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("%s %s\n", prog, PRS_VERSION);
 			return 1;
 		}
 	}

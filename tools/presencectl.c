@@ -16,10 +16,7 @@
 
 #include "ctl.h"
 #include "prs_util.h"
-
-#ifndef PRS_VERSION
-#define PRS_VERSION "unknown"
-#endif
+#include "prs_version.h"
 
 #define TOKEN_MAX 16384
 

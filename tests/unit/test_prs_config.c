@@ -10,6 +10,7 @@
 
 #include "prs_config.h"
 #include "prs_util.h"
+#include "prs_version.h"
 
 static char *name;
 static int64_t grace;
@@ -89,6 +90,34 @@ test_file_unknown_key(void **state)
 	unlink(path);
 }
 
+/* --version prints "PROG VERSION" and stops before the config file is
+ * read (a broken file does not hide the version). */
+static void
+test_version(void **state)
+{
+	char *argv[] = {"t", "--config", "/nonexistent/presence.conf",
+			"--version"};
+	char out[128] = "";
+	FILE *tmp = tmpfile();
+	int saved;
+	size_t n;
+
+	assert_non_null(tmp);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDOUT_FILENO) >= 0);
+	assert_int_equal(parse(4, argv), 1);
+	fflush(stdout);
+	assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(out, 1, sizeof(out) - 1, tmp);
+	out[n] = '\0';
+	fclose(tmp);
+	assert_string_equal(out, "t " PRS_VERSION "\n");
+}
+
 int
 main(void)
 {
@@ -97,6 +126,7 @@ main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_file_then_flags),
 		cmocka_unit_test(test_file_unknown_key),
+		cmocka_unit_test(test_version),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
