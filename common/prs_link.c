@@ -724,11 +724,10 @@ fail_alloc:
 	return -rv;
 }
 
-void
-prs_peer_close(struct prs_peer *p)
+/* The loop's part of closing p: nothing of p is watched or queued after. */
+static void
+peer_detach(struct prs_peer *p)
 {
-	if (p == NULL)
-		return;
 	open_unlink(p);
 	peer_commit(p); /* last chance for what this iteration sent */
 	ev_ref(p->loop);
@@ -740,11 +739,46 @@ prs_peer_close(struct prs_peer *p)
 		p->qhead = (p->qhead + 1) % p->qcap;
 		p->qlen--;
 	}
+}
+
+/* nng_close waits for the socket's pipes to end (its pipe callbacks get p
+ * until it returns), so p is freed only after it. */
+static void *
+peer_close_thread(void *arg)
+{
+	struct prs_peer *p = arg;
+
 	nng_close(p->sock);
 	free(p->q);
 	free(p->url);
 	free(p->name);
 	free(p);
+	return NULL;
+}
+
+void
+prs_peer_close(struct prs_peer *p)
+{
+	if (p == NULL)
+		return;
+	peer_detach(p);
+	peer_close_thread(p);
+}
+
+void
+prs_peer_close_bg(struct prs_peer *p)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	if (p == NULL)
+		return;
+	peer_detach(p);
+	if (pthread_attr_init(&a) != 0 ||
+	    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED) != 0 ||
+	    pthread_create(&t, &a, peer_close_thread, p) != 0)
+		peer_close_thread(p); /* no thread: block, as before */
+	pthread_attr_destroy(&a);
 }
 
 /* Hands the open batch to NNG, or to our queue if NNG pushes back. */

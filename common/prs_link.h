@@ -63,6 +63,10 @@ uint64_t prs_inbox_relistens(const struct prs_inbox *in);
 int prs_peer_open(struct prs_peer **out, struct ev_loop *loop, const char *url,
 		  Prs__Kind kind, const char *name, uint64_t epoch);
 void prs_peer_close(struct prs_peer *p);
+/* The same without blocking the loop: NNG's close waits for the
+ * connection's end, which over a dead network (a TLS pipe whose TCP
+ * peer is unreachable) took seconds; p is freed by a thread of its own. */
+void prs_peer_close_bg(struct prs_peer *p);
 
 /* Fills env's sender fields and the next sequence number, packs and sends
  * it without blocking. env stays the caller's. Returns 0, or -1 when the

@@ -211,7 +211,7 @@ reg_gw_dead(struct reg *r, struct reg_gw *gw)
 		reg_session_close(r, s, false);
 	HASH_DEL(r->gws, gw);
 	r->roster_dirty = true;
-	prs_peer_close(gw->peer);
+	prs_peer_close_bg(gw->peer); /* it may be unreachable */
 	prs_warn("gateway %s gone: %u sessions ended (grace applies)",
 		 gw->name, n);
 	reg_gw_vcheck_free(gw);

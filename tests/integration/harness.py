@@ -286,8 +286,9 @@ class Resp:
         return "<HTTP %d %s>" % (self.status, self.text[:300])
 
 
-def http_request(port, method, path, body=None, headers=None, timeout=5.0):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_request(port, method, path, body=None, headers=None, timeout=5.0,
+                 host="127.0.0.1"):
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         hdrs = dict(headers or {})
         data = None
@@ -307,10 +308,11 @@ def http_request(port, method, path, body=None, headers=None, timeout=5.0):
 # ---------------------------------------------------------------- system
 
 class Gateway:
-    def __init__(self, name, port, proc):
+    def __init__(self, name, port, proc, host="127.0.0.1"):
         self.name = name
         self.port = port
         self.proc = proc
+        self.host = host  # where clients reach its HTTP port
 
 
 class System:
@@ -510,7 +512,8 @@ class System:
             self.check_alive()
             for g in list(pending):
                 try:
-                    r = http_request(g.port, "GET", "/readyz", timeout=1.0)
+                    r = http_request(g.port, "GET", "/readyz", timeout=1.0,
+                                     host=g.host)
                     last[g.name] = r.status
                     if r.status == 200:
                         pending.remove(g)
@@ -635,7 +638,8 @@ class System:
         elif user is not None:
             sep = "&" if "?" in path else "?"
             path += sep + "user_id=" + urllib.parse.quote(user, safe="")
-        return http_request(self.port(gw), method, path, body, hdrs, timeout)
+        return http_request(self.port(gw), method, path, body, hdrs, timeout,
+                            host=self.gateways[gw].host)
 
     def put_members(self, thread, users, gw=0):
         r = self.http("PUT", "/v1/threads/%s/members" % q(thread),
@@ -693,7 +697,8 @@ class Client:
             self.connect()
 
     def url(self):
-        u = "ws://127.0.0.1:%d%s" % (self.system.port(self.gw), self.path)
+        u = "ws://%s:%d%s" % (self.system.gateways[self.gw].host,
+                              self.system.port(self.gw), self.path)
         if self.query:
             u += "?" + urllib.parse.urlencode(self.query)
         return u
