@@ -64,8 +64,9 @@ static const struct prs_opt opts[] = {
 	 "slow mode: clients (the last ones) that change status"},
 	{"prefix", PRS_OPT_STR, &cfg.prefix, 0, 0, "user id prefix"},
 	{"clients", PRS_OPT_INT, &cfg.clients, 1, 19000, "client connections"},
-	{"thread_size", PRS_OPT_INT, &cfg.thread_size, 2, 1000,
-	 "members per thread in fanout mode"},
+	{"thread_size", PRS_OPT_INT, &cfg.thread_size, 2, 19000,
+	 "members per thread in fanout mode (--thread-size = --clients: "
+	 "one thread of everyone, a broadcast)"},
 	{"rate", PRS_OPT_INT, &cfg.rate, 1, 1000000,
 	 "status changes per second in fanout mode"},
 	{"duration", PRS_OPT_INT, &cfg.duration, 1, 3600,
@@ -347,10 +348,10 @@ start_connects(void)
 	}
 }
 
-/* PUT /v1/threads/T/members over a plain blocking socket (auth none:
- * every HTTP caller is admin). */
+/* PUT (or POST: add) /v1/threads/T/members over a plain blocking socket
+ * (auth none: every HTTP caller is admin). */
 static int
-put_members(int port, int thread, int first, int n)
+members_req(const char *method, int port, int thread, int first, int n)
 {
 	char body[65536], req[70000], resp[512];
 	size_t off = 0;
@@ -367,10 +368,10 @@ put_members(int port, int thread, int first, int n)
 	off += (size_t) snprintf(body + off, sizeof(body) - off, "]}");
 	len = snprintf(
 		req, sizeof(req),
-		"PUT /v1/threads/%sT%d/members HTTP/1.1\r\nHost: x\r\n"
+		"%s /v1/threads/%sT%d/members HTTP/1.1\r\nHost: x\r\n"
 		"Content-Type: application/json\r\nContent-Length: %zu\r\n"
 		"Connection: close\r\n\r\n%s",
-		cfg.prefix, thread, off, body);
+		method, cfg.prefix, thread, off, body);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	sa.sin_port = htons((uint16_t) port);
 	inet_pton(AF_INET, cfg.host, &sa.sin_addr);
@@ -383,6 +384,24 @@ put_members(int port, int thread, int first, int n)
 	close(fd);
 	if (got < 12 || strncmp(resp, "HTTP/1.1 200", 12) != 0)
 		return -1;
+	return 0;
+}
+
+/* The member set of thread T is users first..first+n-1: one PUT, then
+ * POSTs (adds) of 1,000 more each, so that a large thread's body stays
+ * within the gateway's max_body_bytes (64 KiB by default). */
+static int
+put_members(int port, int thread, int first, int n)
+{
+	int done = n < 1000 ? n : 1000;
+	if (members_req("PUT", port, thread, first, done) != 0)
+		return -1;
+	while (done < n) {
+		int k = n - done < 1000 ? n - done : 1000;
+		if (members_req("POST", port, thread, first + done, k) != 0)
+			return -1;
+		done += k;
+	}
 	return 0;
 }
 
