@@ -88,6 +88,7 @@ struct prs_inbox {
 	uint64_t probe_adds; /* adds when the probe started */
 	int64_t probe_started;
 	uint64_t relistens, rejected;
+	uint64_t received; /* envelopes handed to recv_cb (loop thread) */
 	/* peer credentials, read by NNG threads, fixed after open */
 	uid_t uid;
 	bool group_set;
@@ -191,6 +192,7 @@ static void
 deliver_one(void *arg, Prs__Envelope *env)
 {
 	struct deliver_ctx *d = arg;
+	d->in->received++;
 	d->in->recv_cb(d->in->arg, env, d->pipe);
 }
 
@@ -880,6 +882,21 @@ void
 prs_link_flush(void)
 {
 	batch_prepare_cb(batch_loop, &batch_prepare, 0);
+}
+
+void
+prs_peer_stats(const struct prs_peer *p, struct prs_peer_stats *st)
+{
+	st->sent = p->seq;
+	st->dropped = p->dropped;
+	st->backlog = prs_peer_backlog(p);
+	st->connected = __atomic_load_n(&p->npipes, __ATOMIC_RELAXED) > 0;
+}
+
+uint64_t
+prs_inbox_received(const struct prs_inbox *in)
+{
+	return in->received;
 }
 
 const char *

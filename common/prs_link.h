@@ -79,4 +79,15 @@ void prs_link_flush(void);
 size_t prs_peer_backlog(const struct prs_peer *p);
 const char *prs_peer_url(const struct prs_peer *p);
 
+/* Counters for metrics (all O(1)). */
+struct prs_peer_stats {
+	uint64_t sent;    /* envelopes given to prs_peer_send */
+	uint64_t dropped; /* of those, dropped with the backlog full */
+	size_t backlog;   /* prs_peer_backlog */
+	bool connected;   /* a pipe to the peer is up */
+};
+void prs_peer_stats(const struct prs_peer *p, struct prs_peer_stats *st);
+/* Envelopes the inbox delivered to its callback. */
+uint64_t prs_inbox_received(const struct prs_inbox *in);
+
 #endif

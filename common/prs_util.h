@@ -26,6 +26,9 @@ char *xstrndup(const char *s, size_t n);
 int64_t prs_now_ms(void);
 /* Monotonic milliseconds, for deadlines and intervals. */
 int64_t prs_mono_ms(void);
+/* The same two clocks in microseconds (latency metrics). */
+int64_t prs_now_us(void);
+int64_t prs_mono_us(void);
 /* A fresh 64-bit epoch for this process start (time and randomness). */
 uint64_t prs_epoch_new(void);
 

@@ -21,6 +21,7 @@ gw_metrics_serve(struct gw_conn *c, const struct gw_http1_req *rq,
 {
 	struct gw_server *srv = c->srv;
 	struct gw_buf b = {0};
+	struct prs_mbuf h = {0};
 	size_t out_bytes = 0, out_mem = 0;
 	const struct gw_conn *k;
 
@@ -95,6 +96,16 @@ gw_metrics_serve(struct gw_conn *c, const struct gw_http1_req *rq,
 		      "# TYPE presence_gateway_socketio_sessions gauge\n"
 		      "presence_gateway_socketio_sessions %zu\n",
 		      gw_sio_count(srv));
+	prs_hist_write(&h, "presence_gateway_event_handoff_seconds",
+		       "from the registry stamping a presence event to its "
+		       "arrival here (wall clocks)",
+		       &srv->h_handoff);
+	prs_hist_write(&h, "presence_gateway_event_send_seconds",
+		       "from a presence event's arrival to its frames being "
+		       "handed to the sockets",
+		       &srv->h_send);
+	gw_buf_append(&b, h.data, h.len);
+	prs_mbuf_free(&h);
 	gw_http1_respond(c, 200, "text/plain; version=0.0.4", NULL, b.data,
 			 b.len, false);
 	gw_buf_free(&b);

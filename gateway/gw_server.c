@@ -303,6 +303,15 @@ gw_server_before_sleep(struct gw_server *srv)
 		c->flush_next = NULL;
 		conn_flush(c);
 	}
+	if (srv->nev_arrived > 0) {
+		int64_t now = prs_mono_us();
+		size_t i;
+		for (i = 0; i < srv->nev_arrived; i++)
+			prs_hist_observe(&srv->h_send,
+					 (double) (now - srv->ev_arrived[i]) /
+						 1e6);
+		srv->nev_arrived = 0;
+	}
 	while (srv->freeq != NULL) {
 		struct gw_conn *c = srv->freeq;
 		srv->freeq = c->free_next;
@@ -439,6 +448,8 @@ gw_server_init(struct gw_server *srv, struct ev_loop *loop,
 	srv->lfd = -1;
 	srv->next_sid = 1;
 	srv->epoch = prs_epoch_new();
+	prs_hist_init(&srv->h_handoff, prs_hist_latency, prs_hist_latency_n);
+	prs_hist_init(&srv->h_send, prs_hist_latency, prs_hist_latency_n);
 	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ev_prepare_init(&srv->prepare, prepare_cb);
 	ev_prepare_start(loop, &srv->prepare);

@@ -414,9 +414,16 @@ adopt_status(struct gw_server *srv, const Prs__Event *ev)
 void
 gw_session_event(struct gw_server *srv, const Prs__Event *ev)
 {
+	int64_t arrived = prs_mono_us();
+
 	if (ev->presence == NULL || ev->n_targets == 0 ||
 	    ev->presence->user_id == NULL)
 		return;
+	if (ev->stamped_us > 0) {
+		int64_t d = prs_now_us() - ev->stamped_us;
+		prs_hist_observe(&srv->h_handoff,
+				 d > 0 ? (double) d / 1e6 : 0);
+	}
 	/* A repair the clients already see is dropped (gw_view.h). */
 	if (!gw_view_update(srv, ev->presence, ev->own) && ev->repair) {
 		srv->n_repairs_dropped++;
@@ -428,6 +435,8 @@ gw_session_event(struct gw_server *srv, const Prs__Event *ev)
 	if (ev->own)
 		adopt_status(srv, ev);
 	fan_out(srv, ev, NULL, ev->targets, ev->n_targets);
+	if (srv->nev_arrived < GW_SEND_SAMPLES)
+		srv->ev_arrived[srv->nev_arrived++] = arrived;
 }
 
 void

@@ -20,6 +20,7 @@
 #include <wslay/wslay.h>
 
 #include "gw_buf.h"
+#include "prs_metrics.h"
 #include "uthash.h"
 
 struct gw_config {
@@ -201,6 +202,8 @@ struct gw_server_hooks {
 	size_t (*backlog)(struct gw_server *srv);
 };
 
+#define GW_SEND_SAMPLES 256 /* events timed per loop iteration */
+
 struct gw_server {
 	const struct gw_server_hooks *hooks;
 	struct ev_loop *loop;
@@ -255,6 +258,13 @@ struct gw_server {
 	/* The longest outbound queue a WebSocket connection has had (bytes
 	 * pending in its out buffer, close frame included), since start. */
 	size_t ws_out_peak;
+	/* Latency histograms (seconds): registry stamp -> event here, and
+	 * event here -> its frames handed to the sockets (the before-sleep
+	 * flush). ev_arrived: monotonic us of this iteration's events, the
+	 * first GW_SEND_SAMPLES of them. */
+	struct prs_hist h_handoff, h_send;
+	int64_t ev_arrived[GW_SEND_SAMPLES];
+	size_t nev_arrived;
 	int64_t token_next; /* wall ms: no session's token expires before;
 			       the cron looks only from then on */
 };

@@ -11,6 +11,7 @@
 #include "pst_reg.h"
 
 #include "prs_config.h"
+#include "prs_metrics.h"
 #include "prs_util.h"
 
 #include <ev.h>
@@ -26,6 +27,7 @@ static char *registry_url = "ipc:///run/presence/registry.sock";
 static char *name = "persister";
 static char *database_url = "postgresql:///presence";
 static int64_t retention_days = 30;
+static char *metrics_address = "127.0.0.1:9465";
 static bool debug;
 
 static const struct prs_opt opts[] = {
@@ -38,10 +40,14 @@ static const struct prs_opt opts[] = {
 	 "is the default"},
 	{"history_retention_days", PRS_OPT_INT, &retention_days, 0, 36500,
 	 "days of presence_events history to keep, 0 = forever"},
+	{"metrics_address", PRS_OPT_STR, &metrics_address, 0, 0,
+	 "host:port where GET /metrics serves Prometheus text (empty: "
+	 "off)"},
 	{"debug", PRS_OPT_BOOL, &debug, 0, 0, "log debug messages"},
 };
 
 static struct pst_reg *reg;
+static struct prs_metrics *metrics;
 static ev_signal sigterm_w, sigint_w;
 static ev_timer grace_w, linger_w, watchdog_w;
 static bool stopping;
@@ -118,6 +124,11 @@ main(int argc, char **argv)
 	cfg.retention_days = retention_days;
 	if (pst_reg_open(&reg, loop, &cfg) != 0)
 		return 1;
+	if (prs_metrics_open(&metrics, loop, metrics_address, pst_reg_metrics,
+			     reg) != 0) {
+		pst_reg_close(reg);
+		return 1;
+	}
 	sd_notify(0, "READY=1");
 
 	ev_signal_init(&sigterm_w, signal_cb, SIGTERM);
@@ -135,6 +146,7 @@ main(int argc, char **argv)
 	ev_run(loop, 0);
 	prs_exit_guard(1);
 
+	prs_metrics_close(metrics);
 	pst_reg_close(reg);
 	ev_loop_destroy(loop);
 	prs_info("stopped");

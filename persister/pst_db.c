@@ -58,6 +58,7 @@ struct pst_db {
 	pst_db_state_cb state_cb;
 	void *arg;
 	char *last_fail; /* last failure logged, to log an outage once */
+	uint64_t nfail;  /* connection attempts failed and connections lost */
 	bool prepared[PST_STMT_N]; /* on this connection */
 	/* The command waiting for its statement's PREPARE: */
 	enum pst_stmt pend_st;
@@ -125,6 +126,7 @@ db_fail(struct pst_db *db, const char *what, const char *detail)
 	void *cb_arg = db->cb_arg;
 	char line[512];
 
+	db->nfail++;
 	snprintf(line, sizeof(line), "%s%s%s", what, *detail ? ": " : "",
 		 detail);
 	pst_oneline(line);
@@ -485,6 +487,18 @@ bool
 pst_db_idle(const struct pst_db *db)
 {
 	return db->state == DB_READY && !db->busy && !db->fail_pending;
+}
+
+bool
+pst_db_up(const struct pst_db *db)
+{
+	return db->state == DB_READY;
+}
+
+uint64_t
+pst_db_failures(const struct pst_db *db)
+{
+	return db->nfail;
 }
 
 static int

@@ -10,6 +10,7 @@
 #include <ev.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "pst_sql.h"
 
@@ -43,6 +44,10 @@ void pst_db_close(struct pst_db *db);
 
 /* True when connected, migrated and no command is in flight. */
 bool pst_db_idle(const struct pst_db *db);
+/* True when connected and migrated (a command may be in flight). */
+bool pst_db_up(const struct pst_db *db);
+/* Connection attempts that failed and connections lost, since start. */
+uint64_t pst_db_failures(const struct pst_db *db);
 
 /* Runs prepared statement st (pst_sql.h: pst_stmts) with its text
  * parameters (pst_stmts[st].nparams of them, borrowed: libpq copies them

@@ -18,6 +18,7 @@
 #include "pst_work.h"
 
 #include "prs_link.h"
+#include "prs_metrics.h"
 #include "prs_util.h"
 
 #include <inttypes.h>
@@ -150,6 +151,33 @@ pst_reg_stop(struct pst_reg *r, pst_reg_stopped_cb cb, void *arg)
 	prs_inbox_close(r->inbox);
 	r->inbox = NULL;
 	pst_work_stop(r->work, cb, arg);
+}
+
+void
+pst_reg_metrics(void *arg, struct prs_mbuf *b)
+{
+	struct pst_reg *r = arg;
+	struct prs_peer_stats st;
+
+	pst_work_metrics(r->work, b);
+	prs_peer_stats(r->peer, &st);
+	prs_metric_gauge(b, "presence_persister_registry_connected",
+			 "1 while the link to the registry's inbox is up",
+			 st.connected ? 1 : 0);
+	prs_metric_gauge(b, "presence_persister_link_backlog",
+			 "messages to the registry waiting in our own queue "
+			 "(not yet taken by NNG)",
+			 (double) st.backlog);
+	prs_metric_counter(b, "presence_persister_link_sent_total",
+			   "messages sent to the registry", st.sent);
+	prs_metric_counter(b, "presence_persister_link_dropped_total",
+			   "messages to the registry dropped with the queue "
+			   "full",
+			   st.dropped);
+	prs_metric_counter(b, "presence_persister_link_received_total",
+			   "messages received from the registry",
+			   r->inbox != NULL ? prs_inbox_received(r->inbox)
+					    : 0);
 }
 
 size_t

@@ -33,6 +33,10 @@ int pst_reg_open(struct pst_reg **out, struct ev_loop *loop,
  * work; cb runs once the command in flight has finished (maybe at once).
  * Acknowledgements still go out through the peer. */
 void pst_reg_stop(struct pst_reg *r, pst_reg_stopped_cb cb, void *arg);
+/* The /metrics callback (prs_metrics_fill_cb; arg is the pst_reg):
+ * the work queue's, the database's and the link's metrics. */
+struct prs_mbuf;
+void pst_reg_metrics(void *arg, struct prs_mbuf *b);
 /* Messages to the registry not yet taken by NNG. */
 size_t pst_reg_backlog(const struct pst_reg *r);
 /* Handles one decoded envelope from the registry (the inbox callback; arg

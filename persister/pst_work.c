@@ -28,6 +28,7 @@
 #include "pst_db.h"
 #include "pst_sql.h"
 
+#include "prs_metrics.h"
 #include "prs_util.h"
 
 #include <inttypes.h>
@@ -56,6 +57,8 @@ struct job {
 	char *user;       /* JOB_HISTORY: parameters */
 	char since[24], limit[16];
 	int64_t deadline; /* JOB_HISTORY: monotonic ms to start by */
+	int64_t queued;   /* monotonic ms it arrived (JOB_BATCH) */
+	int64_t started;  /* monotonic us its first command went out */
 };
 
 struct pst_work {
@@ -76,6 +79,8 @@ struct pst_work {
 	} done[DONE_RING]; /* recently committed batches */
 	size_t done_next;
 	uint64_t nbatches, nfailed, nrows, nrepeats;
+	uint64_t nloads, nsql_errors;
+	struct prs_hist batch_dur, load_dur; /* seconds */
 };
 
 static void work_kick(struct pst_work *w);
@@ -206,6 +211,8 @@ work_lost(struct pst_work *w)
 {
 	struct job *j = w->cur;
 
+	if (j->kind == JOB_BATCH)
+		j->started = 0; /* its duration is measured on the rerun */
 	prs_debug("%s %" PRIu64 " waits for PostgreSQL",
 		  j->kind == JOB_BATCH     ? "batch"
 		  : j->kind == JOB_LOAD    ? "load"
@@ -213,6 +220,15 @@ work_lost(struct pst_work *w)
 					   : "retention",
 		  j->id);
 	work_continue(w);
+}
+
+/* A job's outcome is known: how long it took since its first command. */
+static void
+job_observe(struct pst_work *w, struct job *j, struct prs_hist *h)
+{
+	if (j->started != 0)
+		prs_hist_observe(h,
+				 (double) (prs_mono_us() - j->started) / 1e6);
 }
 
 static void
@@ -228,9 +244,11 @@ batch_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
 		work_lost(w);
 		return;
 	}
+	job_observe(w, j, &w->batch_dur);
 	if (rc == PST_DB_ESQL) {
 		prs_err("batch %" PRIu64 " failed: %s", j->id, err);
 		w->nfailed++;
+		w->nsql_errors++;
 		send_ack(w, j->id, false, err);
 		work_next(w);
 		return;
@@ -370,6 +388,8 @@ load_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
 		err = "unexpected result shape";
 	}
 	if (rc == PST_DB_ESQL) {
+		w->nsql_errors++;
+		job_observe(w, j, &w->load_dur);
 		prs_err("load %" PRIu64 " failed: %s", j->id, err);
 		send_chunk(w, j->id, j->nchunks++, NULL, true, err);
 		work_next(w);
@@ -397,6 +417,8 @@ load_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
 	if (j->nbad > 0)
 		prs_warn("load %" PRIu64 ": %zu malformed rows skipped", j->id,
 			 j->nbad);
+	w->nloads++;
+	job_observe(w, j, &w->load_dur);
 	work_next(w);
 }
 
@@ -410,9 +432,11 @@ retention_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
 		work_lost(w);
 		return;
 	}
-	if (rc == PST_DB_ESQL)
+	if (rc == PST_DB_ESQL) {
+		w->nsql_errors++;
 		prs_err("history retention failed: %s", err);
-	else if (strcmp(PQcmdTuples((PGresult *) res), "0") != 0)
+	}
+	if (rc == PST_DB_OK && strcmp(PQcmdTuples((PGresult *) res), "0") != 0)
 		prs_info("history retention: deleted %s events older than "
 			 "%" PRId64 " days",
 			 PQcmdTuples((PGresult *) res), w->retention_days);
@@ -439,6 +463,7 @@ history_done_cb(void *arg, enum pst_db_rc rc, const PGresult *res,
 		err = "unexpected result shape";
 	}
 	if (rc == PST_DB_ESQL) {
+		w->nsql_errors++;
 		prs_err("history query %" PRIu64 " failed: %s", j->id, err);
 		send_history(w, j->id, NULL, 0, err);
 		work_next(w);
@@ -532,8 +557,11 @@ work_kick(struct pst_work *w)
 		break;
 	}
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		w->cur = j;
+		if (j->started == 0)
+			j->started = prs_mono_us();
+	}
 }
 
 static bool
@@ -573,6 +601,7 @@ pst_work_batch(struct pst_work *w, uint64_t epoch, const Prs__WriteBatch *b)
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->kind = JOB_BATCH;
+	j->queued = prs_mono_ms();
 	j->id = b->batch;
 	j->epoch = epoch;
 	pst_batch_params_build(&j->bp, b);
@@ -681,6 +710,8 @@ pst_work_open(struct pst_work **out, struct ev_loop *loop,
 	w->send_arg = send_arg;
 	w->tailp = &w->head;
 	w->retention_days = retention_days;
+	prs_hist_init(&w->batch_dur, prs_hist_latency, prs_hist_latency_n);
+	prs_hist_init(&w->load_dur, prs_hist_latency, prs_hist_latency_n);
 	if (pst_db_open(&w->db, loop, conninfo, work_db_state_cb, w) != 0) {
 		free(w);
 		return -1;
@@ -730,4 +761,65 @@ size_t
 pst_work_queued(const struct pst_work *w)
 {
 	return w->len;
+}
+
+void
+pst_work_metrics(const struct pst_work *w, struct prs_mbuf *b)
+{
+	const struct job *j;
+	int64_t age = 0;
+	char lab[64];
+
+	/* FIFO: the first batch in the queue is the oldest (loads and
+	 * history queries ahead of it are few) */
+	for (j = w->head; j != NULL; j = j->next) {
+		if (j->kind == JOB_BATCH) {
+			age = prs_mono_ms() - j->queued;
+			break;
+		}
+	}
+	prs_metric_gauge(b, "presence_persister_postgres_up",
+			 "1 while connected to PostgreSQL (schema migrated)",
+			 pst_db_up(w->db) ? 1 : 0);
+	prs_metric_head(b, "presence_persister_postgres_errors_total",
+			"counter",
+			"PostgreSQL errors: failed connection attempts and "
+			"lost connections (connection), statements the "
+			"server rejected (sql)");
+	prs_metric_u64(
+		b, "presence_persister_postgres_errors_total",
+		prs_metric_label(lab, sizeof(lab), "kind", "connection"),
+		pst_db_failures(w->db));
+	prs_metric_u64(b, "presence_persister_postgres_errors_total",
+		       prs_metric_label(lab, sizeof(lab), "kind", "sql"),
+		       w->nsql_errors);
+	prs_metric_counter(b, "presence_persister_batches_total",
+			   "write batches committed", w->nbatches);
+	prs_metric_counter(b, "presence_persister_batches_failed_total",
+			   "write batches PostgreSQL rejected (answered with "
+			   "an error; the registry retries)",
+			   w->nfailed);
+	prs_metric_counter(b, "presence_persister_batch_repeats_total",
+			   "resent batches only acknowledged again (already "
+			   "committed)",
+			   w->nrepeats);
+	prs_metric_counter(b, "presence_persister_rows_total",
+			   "presence rows written by committed batches",
+			   w->nrows);
+	prs_metric_counter(b, "presence_persister_loads_total",
+			   "state loads answered", w->nloads);
+	prs_metric_gauge(b, "presence_persister_queue_jobs",
+			 "jobs queued (batches, loads, history queries), the "
+			 "one running included",
+			 (double) w->len);
+	prs_metric_gauge(b, "presence_persister_queue_age_seconds",
+			 "how long the oldest queued write batch has waited "
+			 "(0: none)",
+			 (double) age / 1000.0);
+	prs_hist_write(b, "presence_persister_batch_duration_seconds",
+		       "time to commit a write batch (first statement to "
+		       "its outcome)",
+		       &w->batch_dur);
+	prs_hist_write(b, "presence_persister_load_duration_seconds",
+		       "time to answer a state load", &w->load_dur);
 }

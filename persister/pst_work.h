@@ -54,4 +54,8 @@ void pst_work_stop(struct pst_work *w, pst_work_stopped_cb cb, void *arg);
 /* Jobs queued, the one in flight included. */
 size_t pst_work_queued(const struct pst_work *w);
 
+/* Appends the queue's and the database's metrics (Prometheus text). */
+struct prs_mbuf;
+void pst_work_metrics(const struct pst_work *w, struct prs_mbuf *b);
+
 #endif

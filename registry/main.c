@@ -53,6 +53,9 @@ static const struct prs_opt opts[] = {
 	 "presence_events rows: all (every change of the status a "
 	 "user's own sessions see), transitions (only going online "
 	 "or offline) or off"},
+	{"metrics_address", PRS_OPT_STR, &R.cfg.metrics_address, 0, 0,
+	 "host:port where GET /metrics serves Prometheus text (empty: "
+	 "off)"},
 	{"debug", PRS_OPT_BOOL, &R.cfg.debug, 0, 0, "log debug lines"},
 };
 
@@ -133,7 +136,7 @@ main(int argc, char **argv)
 	R.out = &reg_link_out;
 	R.epoch = prs_epoch_new();
 	R.started_ms = prs_now_ms();
-	if (reg_link_start(&R) != 0)
+	if (reg_metrics_start(&R) != 0 || reg_link_start(&R) != 0)
 		return 1;
 
 	ev_timer_init(&R.cron, cron_cb, CRON_MS / 1000.0, CRON_MS / 1000.0);
@@ -151,6 +154,7 @@ main(int argc, char **argv)
 	ev_run(R.loop, 0);
 	prs_exit_guard(1);
 
+	reg_metrics_stop(&R);
 	reg_link_stop(&R);
 	prs_info("stopped");
 	return 0;

@@ -48,6 +48,7 @@ struct reg_config {
 	int64_t online_refresh_ms;
 	int64_t write_window_ms; /* at most one WriteBatch this often */
 	char *history;           /* "all", "transitions" or "off" */
+	char *metrics_address;   /* host:port of /metrics; empty = off */
 	int history_mode;        /* enum reg_history, parsed from history */
 	bool debug;
 };
@@ -237,6 +238,16 @@ struct reg {
 	int64_t inflight_sent; /* monotonic ms */
 	int64_t refresh_last;  /* monotonic ms of the last online refresh */
 
+	/* metrics (reg_metrics.c); every count is kept in O(1) */
+	struct prs_metrics *metrics;
+	size_t nusers_online; /* users with at least one live session */
+	size_t nwatches;      /* watch links (session -> user) */
+	size_t nmembers;      /* thread memberships */
+	uint64_t n_events_sent, n_typing_sent;
+	uint64_t n_batches, n_batches_failed, n_batch_resends;
+	int64_t dirty_since;    /* monotonic ms: the oldest unsent write */
+	int64_t inflight_since; /* same for the batch in flight; 0 = none */
+
 	ev_timer cron;
 	ev_prepare before_sleep;
 	ev_timer stop_timer;
@@ -348,6 +359,14 @@ void reg_roster_give_up(struct reg *r);
 
 /* The state is loaded: tells systemd, asks every gateway to re-announce. */
 void reg_link_serving(struct reg *r);
+
+/* reg_metrics.c: serves /metrics on cfg.metrics_address (empty: off).
+ * Returns 0, or -1 when the address cannot be used (logged). */
+int reg_metrics_start(struct reg *r);
+void reg_metrics_stop(struct reg *r);
+/* Seconds since the oldest change not yet committed by the persister was
+ * made (0 when everything is stored). */
+double reg_write_lag(const struct reg *r, int64_t now_mono_ms);
 
 /* reg_query.c: answers a gateway's Request (checked first). */
 void reg_on_request(struct reg *r, struct reg_gw *gw, Prs__Request *q);

@@ -176,6 +176,7 @@ reg_member_add(struct reg *r, const char *thread, const char *user,
 	m->u = u;
 	HASH_ADD(hh_t, t->members, u, sizeof(m->u), m);
 	HASH_ADD(hh_u, u->threads, t, sizeof(m->t), m);
+	r->nmembers++;
 	if (persist)
 		r->out->memop_cb(r, t->id, u->id, true);
 }
@@ -194,6 +195,7 @@ reg_member_del(struct reg *r, struct reg_thread *t, struct reg_user *u,
 	HASH_DELETE(hh_t, t->members, m);
 	HASH_DELETE(hh_u, u->threads, m);
 	free(m);
+	r->nmembers--;
 	if (HASH_CNT(hh_t, t->members) == 0) {
 		HASH_DEL(r->threads, t);
 		free(t->id);

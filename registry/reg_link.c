@@ -48,6 +48,8 @@ link_event_cb(struct reg *r, struct reg_gw *gw, const uint64_t *sids, size_t n,
 	ev.own = own;
 	ev.repair = r->repair;
 	ev.online_changed = r->online_changed;
+	ev.stamped_us = prs_now_us();
+	r->n_events_sent++;
 	env.body_case = PRS__ENVELOPE__BODY_EVENT;
 	env.event = &ev;
 	gw_send(gw, &env);
@@ -65,6 +67,7 @@ link_typing_cb(struct reg *r, struct reg_gw *gw, const uint64_t *sids,
 	ty.thread_id = (char *) thread;
 	ty.user_id = (char *) user;
 	ty.active = active;
+	r->n_typing_sent++;
 	env.body_case = PRS__ENVELOPE__BODY_TYPING;
 	env.typing = &ty;
 	gw_send(gw, &env);
@@ -600,6 +603,7 @@ reg_config_defaults(struct reg_config *cfg)
 	cfg->url = "ipc:///run/presence/registry.sock";
 	cfg->persister_url = "ipc:///run/presence/persister.sock";
 	cfg->name = "registry";
+	cfg->metrics_address = "127.0.0.1:9464";
 	cfg->audience = "threads";
 	cfg->offline_grace_ms = 5000;
 	cfg->resync_window_ms = 5000;

@@ -71,7 +71,30 @@ batch_send(struct reg *r)
 	env.batch = r->inflight;
 	if (r->pst != NULL)
 		prs_peer_send(r->pst, &env);
+	if (r->inflight_sent != 0)
+		r->n_batch_resends++;
 	r->inflight_sent = prs_mono_ms();
+}
+
+/* Something is waiting to be written: the write lag starts now unless
+ * something older already waits. */
+static void
+pending_since(struct reg *r)
+{
+	if (r->dirty_since == 0)
+		r->dirty_since = prs_mono_ms();
+}
+
+double
+reg_write_lag(const struct reg *r, int64_t now)
+{
+	int64_t oldest = r->dirty_since;
+
+	if (r->inflight_since != 0 &&
+	    (oldest == 0 || r->inflight_since < oldest))
+		oldest = r->inflight_since;
+	return oldest != 0 && now > oldest ? (double) (now - oldest) / 1000.0
+					   : 0.0;
 }
 
 static int64_t
@@ -99,6 +122,7 @@ reg_pst_dirty_cb(struct reg *r, struct reg_user *u)
 {
 	if (u->dirty)
 		return;
+	pending_since(r);
 	u->dirty = true;
 	u->dirty_next = r->dirty_head;
 	r->dirty_head = u;
@@ -110,6 +134,7 @@ reg_pst_history_cb(struct reg *r, const char *user, int status, int64_t at)
 {
 	Prs__HistoryRow *h;
 
+	pending_since(r);
 	if (r->nhistory >= REG_HISTORY_MAX) {
 		/* History is best effort; presence rows are not. Drop the
 		 * oldest half at once: one move per REG_HISTORY_MAX / 2 rows,
@@ -145,6 +170,7 @@ reg_pst_memop_cb(struct reg *r, const char *thread, const char *user, bool add)
 	char *key = xmalloc(len + 1);
 	struct reg_memop *op;
 
+	pending_since(r);
 	memcpy(key, thread, tl + 1);
 	memcpy(key + tl + 1, user, ul + 1);
 	HASH_FIND(hh, r->memops, key, len, op);
@@ -313,6 +339,13 @@ reg_flush_writes(struct reg *r)
 	r->history = NULL;
 	r->nhistory = r->historycap = 0;
 	r->inflight = b;
+	r->n_batches++;
+	/* the batch carries the oldest waiting change (rows beyond
+	 * BATCH_ROWS_MAX stay behind, and are as old at most) */
+	r->inflight_since = r->dirty_since != 0 ? r->dirty_since : mono;
+	if (r->dirty_head == NULL)
+		r->dirty_since = 0;
+	r->inflight_sent = 0;
 	batch_send(r);
 }
 
@@ -348,6 +381,7 @@ reg_on_persister(struct reg *r, Prs__Envelope *env)
 		    env->ack->batch != r->inflight->batch)
 			break;
 		if (!env->ack->ok) {
+			r->n_batches_failed++;
 			prs_warn(
 				"persister failed batch %llu: %s (will retry)",
 				(unsigned long long) env->ack->batch,
@@ -356,6 +390,7 @@ reg_on_persister(struct reg *r, Prs__Envelope *env)
 		}
 		batch_free(r->inflight);
 		r->inflight = NULL;
+		r->inflight_since = 0;
 		reg_flush_writes(r);
 		break;
 	case PRS__ENVELOPE__BODY_HISTORY_REPLY:

@@ -502,6 +502,7 @@ session_unlink(struct reg *r, struct reg_session *s)
 		HASH_DEL(s->watches, w);
 		DL_DELETE2(w->u->watchers, w, uprev, unext);
 		free(w);
+		r->nwatches--;
 	}
 	reg_watch_all(r, s, false);
 	HASH_DEL(s->gw->sessions, s);
@@ -606,7 +607,8 @@ reg_session_open(struct reg *r, struct reg_gw *gw,
 	u->nidle += s->idle;
 	HASH_ADD(hh, gw->sessions, sid, sizeof(s->sid), s);
 	DL_APPEND2(u->sessions, s, uprev, unext);
-	u->nsessions++;
+	if (u->nsessions++ == 0)
+		r->nusers_online++;
 	PRS_ASSERT(!u->in_grace);
 	session_watches_sync(r, s, info);
 	reg_watch_all(r, s, info->all_users);
@@ -635,8 +637,11 @@ reg_session_close(struct reg *r, struct reg_session *s, bool clean)
 	DL_DELETE2(u->sessions, s, uprev, unext);
 	u->nsessions--;
 	u->nidle -= s->idle;
-	if (u->nsessions == 0)
+	if (u->nsessions == 0) {
 		u->grace_idle = s->idle;
+		PRS_ASSERT(r->nusers_online > 0);
+		r->nusers_online--;
+	}
 	free(s->device);
 	free(s);
 	PRS_ASSERT(u->nsessions >= 0);
@@ -723,6 +728,7 @@ reg_watch_add(struct reg *r, struct reg_session *s, struct reg_user *u)
 	w->u = u;
 	HASH_ADD(hh, s->watches, u, sizeof(w->u), w);
 	DL_APPEND2(u->watchers, w, uprev, unext);
+	r->nwatches++;
 	return 0;
 }
 
@@ -753,6 +759,7 @@ reg_watch_del(struct reg *r, struct reg_session *s, struct reg_user *u)
 	HASH_DEL(s->watches, w);
 	DL_DELETE2(u->watchers, w, uprev, unext);
 	free(w);
+	r->nwatches--;
 }
 
 /* When a user persisted as online, whom no gateway re-announced, was last

@@ -3,7 +3,10 @@
 A System is one complete installation in a temp dir: its own database
 (CREATE DATABASE t_<random> on the shared throwaway cluster), one
 presence-persister, one presence-registry and N presence-gateways talking over
-ipc:// sockets in the temp dir, each gateway on a free loopback HTTP port.
+ipc:// sockets in the temp dir, each gateway on a free loopback HTTP port
+(which also serves its /metrics); the registry and the persister serve
+/metrics on free loopback ports of their own (registry_metrics_port,
+persister_metrics_port), so that parallel Systems never collide.
 Clients are real WebSocket connections (python3-websocket) and real HTTP
 requests (http.client).
 
@@ -342,6 +345,8 @@ class System:
         self.jwt_secret = None
         self.jwt_secret_file = None
         self._gen = 0
+        self.registry_metrics_port = free_port()
+        self.persister_metrics_port = free_port()
 
     # -- binaries and paths
 
@@ -375,7 +380,10 @@ class System:
             self.persister = Proc("persister", [
                 pst_bin, "--url", self.ipc("persister.sock"),
                 "--registry-url", self.ipc("registry.sock"),
-                "--database-url", self.db_url] + self.persister_args,
+                "--database-url", self.db_url,
+                "--metrics-address",
+                "127.0.0.1:%d" % self.persister_metrics_port]
+                + self.persister_args,
                 os.path.join(self.tmp, "persister.log"), self.tmp)
             self.registry = self._registry_proc(reg_bin)
             for k in range(self.ngateways):
@@ -412,7 +420,9 @@ class System:
         return Proc("registry", [
             reg_bin, "--url", self.ipc("registry.sock"),
             "--persister-url", self.ipc("persister.sock"),
-            "--offline-grace-ms", str(self.grace_ms)] + self.registry_args,
+            "--offline-grace-ms", str(self.grace_ms),
+            "--metrics-address",
+            "127.0.0.1:%d" % self.registry_metrics_port] + self.registry_args,
             os.path.join(self.tmp, "registry.log"), self.tmp)
 
     def procs(self):

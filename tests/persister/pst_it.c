@@ -151,6 +151,8 @@ start_persister(const char *database)
 			(char *) database,
 			"--history-retention-days",
 			"30",
+			"--metrics-address",
+			"",
 			NULL};
 	int rc = posix_spawn(&child, binary, NULL, NULL, argv, environ);
 
