@@ -199,8 +199,9 @@ struct reg {
 	 * resync window waits for them (at most gateway_timeout_ms more). */
 	char **roster_wait;
 	size_t nroster_wait;
-	bool roster_dirty;   /* the stored roster is to be rewritten */
-	bool window_waiting; /* logged that the window waits for gateways */
+	size_t nroster_loaded; /* > 0: the stored roster was not empty */
+	bool roster_dirty;     /* the stored roster is to be rewritten */
+	bool window_waiting;   /* logged that the window waits for gateways */
 	struct reg_user *held_head;
 	struct reg_hquery *hq_head, *hq_tail; /* v1.1: history queries */
 	size_t nhq;

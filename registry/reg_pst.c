@@ -194,6 +194,7 @@ reg_roster_wait_add(struct reg *r, const char *name)
 	struct reg_gw *gw;
 	size_t i;
 
+	r->nroster_loaded++;
 	HASH_FIND_STR(r->gws, name, gw);
 	if (gw != NULL || r->nroster_wait >= REG_ROSTER_MAX)
 		return; /* already heard from this start */
@@ -437,9 +438,15 @@ reg_on_persister(struct reg *r, Prs__Envelope *env)
 		if (c->last) {
 			r->ready = true;
 			r->ready_at = prs_mono_ms();
-			/* Only a restart under live sessions needs the hold.
-			 */
-			r->hold = r->npending > 0;
+			/* Only a restart under live sessions needs the hold:
+			 * users loaded as online, or gateways alive before
+			 * (the stored roster), whose sessions may hold users
+			 * no batch stored yet (the write window); else views
+			 * of them would be repaired to "offline" before those
+			 * sessions are re-announced. Not a first start: a
+			 * client then learns its views from replies, which a
+			 * held change's repair would repeat. */
+			r->hold = r->npending > 0 || r->nroster_loaded > 0;
 			r->resync_deadline =
 				prs_mono_ms() + r->cfg.resync_window_ms;
 			prs_info("state loaded: %u users, %u threads; serving",
