@@ -22,8 +22,8 @@ from harness import WAIT, SystemTestCase, uid
 QUERY_BODY = '{"user_ids":[]}'
 
 
-class RawHttp:
-    """A raw TCP client, for requests http.client refuses to send."""
+class RawSocket:
+    """A bare TCP connection to a gateway and what it received so far."""
 
     def __init__(self, port):
         self.s = socket.create_connection(("127.0.0.1", port), WAIT)
@@ -33,6 +33,23 @@ class RawHttp:
 
     def send(self, data):
         self.s.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def _more(self, what="more data"):
+        chunk = self.s.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed before %s (got %r)"
+                                 % (what, self.buf[:200]))
+        self.buf += chunk
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+class RawHttp(RawSocket):
+    """A raw TCP client, for requests http.client refuses to send."""
 
     def response(self):
         """(status, body) of the next response."""
@@ -51,13 +68,6 @@ class RawHttp:
         body, self.buf = self.buf[:length], self.buf[length:]
         return status, body
 
-    def _more(self, what):
-        chunk = self.s.recv(65536)
-        if not chunk:
-            raise AssertionError("connection closed before %s (got %r)"
-                                 % (what, self.buf[:200]))
-        self.buf += chunk
-
     def closed_by_server(self, timeout=WAIT):
         """True once the server closes (EOF or reset) within timeout, with
         nothing more sent."""
@@ -74,12 +84,6 @@ class RawHttp:
                 return not self.buf
             self.buf += chunk
         return False
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
 
 
 class HttpHeadTest(SystemTestCase):
@@ -299,21 +303,18 @@ def ws_frame(payload, opcode=1):
     return hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-class RawWs:
+class RawWs(RawSocket):
     """A WebSocket client on a bare socket: sends exactly the frames it is
     given and reads the server's frames itself."""
 
     def __init__(self, port, user):
-        self.s = socket.create_connection(("127.0.0.1", port), WAIT)
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.s.settimeout(WAIT)
+        super().__init__(port)
         key = base64.b64encode(os.urandom(16)).decode()
         self.s.sendall(("GET /v1/ws?user_id=%s HTTP/1.1\r\nHost: x\r\n"
                         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                         "Sec-WebSocket-Version: 13\r\n"
                         "Sec-WebSocket-Key: %s\r\n\r\n"
                         % (user, key)).encode())
-        self.buf = b""
         while b"\r\n\r\n" not in self.buf:
             self._more()
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
@@ -326,13 +327,6 @@ class RawWs:
                 break
             if op == 8:
                 raise AssertionError("closed before welcome: %r" % data)
-
-    def _more(self):
-        chunk = self.s.recv(65536)
-        if not chunk:
-            raise AssertionError("connection closed (buffered %r)"
-                                 % self.buf[:100])
-        self.buf += chunk
 
     def _take(self, n):
         while len(self.buf) < n:
@@ -350,9 +344,6 @@ class RawWs:
             n = struct.unpack(">Q", self._take(8))[0]
         return b0 & 0x0F, self._take(n)
 
-    def send(self, data):
-        self.s.sendall(data)
-
     def close_code(self):
         """The code of the server's close frame (None if it has none);
         text and pings before it are skipped."""
@@ -360,12 +351,6 @@ class RawWs:
             op, data = self.frame()
             if op == 8:
                 return struct.unpack(">H", data[:2])[0] if data else None
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
 
 
 class CloseFrameTest(SystemTestCase):
