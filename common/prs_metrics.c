@@ -15,6 +15,7 @@
 #define _GNU_SOURCE /* accept4 */
 #include "prs_metrics.h"
 #include "prs_util.h"
+#include "prs_version.h"
 
 #include <errno.h>
 #include <http_parser.h>
@@ -127,6 +128,23 @@ prs_metric_gauge(struct prs_mbuf *b, const char *name, const char *help,
 {
 	prs_metric_head(b, name, "gauge", help);
 	prs_metric_f64(b, name, NULL, v);
+}
+
+void
+prs_metric_process(struct prs_mbuf *b, const char *proc, int64_t started_ms)
+{
+	char name[96], lab[96];
+
+	snprintf(name, sizeof(name), "presence_%s_build_info", proc);
+	prs_metric_head(b, name, "gauge",
+			"the version of this build (label version); always "
+			"1");
+	prs_metric_u64(
+		b, name,
+		prs_metric_label(lab, sizeof(lab), "version", PRS_VERSION), 1);
+	snprintf(name, sizeof(name), "presence_%s_start_time_seconds", proc);
+	prs_metric_gauge(b, name, "when this process started (UNIX time)",
+			 (double) started_ms / 1000.0);
 }
 
 char *

@@ -42,6 +42,13 @@ void prs_metric_counter(struct prs_mbuf *b, const char *name, const char *help,
 			uint64_t v);
 void prs_metric_gauge(struct prs_mbuf *b, const char *name, const char *help,
 		      double v);
+/* What every presence process exports about itself, proc being
+ * "gateway", "registry" or "persister":
+ *   presence_<proc>_build_info{version="X.Y.Z"} 1   (PRS_VERSION)
+ *   presence_<proc>_start_time_seconds              (UNIX time)
+ * started_ms: wall-clock ms of the process's start (prs_now_ms()). */
+void prs_metric_process(struct prs_mbuf *b, const char *proc,
+			int64_t started_ms);
 /* Writes key="value" into out (size n), value escaped as the format
  * wants (\\, \", \n); truncated to fit. Returns out. */
 char *prs_metric_label(char *out, size_t n, const char *key,

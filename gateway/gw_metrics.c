@@ -96,6 +96,9 @@ gw_metrics_serve(struct gw_conn *c, const struct gw_http1_req *rq,
 		      "# TYPE presence_gateway_socketio_sessions gauge\n"
 		      "presence_gateway_socketio_sessions %zu\n",
 		      gw_sio_count(srv));
+	/* the version of this build and the start, with HELP (as every
+	 * process: prs_metric_process) */
+	prs_metric_process(&h, "gateway", srv->started_ms);
 	prs_hist_write(&h, "presence_gateway_event_handoff_seconds",
 		       "from the registry stamping a presence event to its "
 		       "arrival here (wall clocks)",

@@ -448,6 +448,7 @@ gw_server_init(struct gw_server *srv, struct ev_loop *loop,
 	srv->lfd = -1;
 	srv->next_sid = 1;
 	srv->epoch = prs_epoch_new();
+	srv->started_ms = prs_now_ms();
 	prs_hist_init(&srv->h_handoff, prs_hist_latency, prs_hist_latency_n);
 	prs_hist_init(&srv->h_send, prs_hist_latency, prs_hist_latency_n);
 	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -265,6 +265,7 @@ struct gw_server {
 	struct prs_hist h_handoff, h_send;
 	int64_t ev_arrived[GW_SEND_SAMPLES];
 	size_t nev_arrived;
+	int64_t started_ms; /* wall ms of gw_server_init (/metrics) */
 	int64_t token_next; /* wall ms: no session's token expires before;
 			       the cron looks only from then on */
 };

@@ -48,6 +48,7 @@ static const struct prs_opt opts[] = {
 
 static struct pst_reg *reg;
 static struct prs_metrics *metrics;
+static int64_t started_ms; /* wall clock, for start_time_seconds */
 static ev_signal sigterm_w, sigint_w;
 static ev_timer grace_w, linger_w, watchdog_w;
 static bool stopping;
@@ -90,6 +91,14 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	pst_reg_stop(reg, stopped_cb, loop);
 }
 
+/* GET /metrics: the process (version, start time), then the work. */
+static void
+metrics_fill(void *arg, struct prs_mbuf *b)
+{
+	prs_metric_process(b, "persister", started_ms);
+	pst_reg_metrics(arg, b);
+}
+
 static void
 watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -105,6 +114,7 @@ main(int argc, char **argv)
 	uint64_t wd_usec = 0;
 	int rc;
 
+	started_ms = prs_now_ms();
 	if (env != NULL && *env != '\0')
 		database_url = (char *) env;
 	rc = prs_config_parse(
@@ -124,7 +134,7 @@ main(int argc, char **argv)
 	cfg.retention_days = retention_days;
 	if (pst_reg_open(&reg, loop, &cfg) != 0)
 		return 1;
-	if (prs_metrics_open(&metrics, loop, metrics_address, pst_reg_metrics,
+	if (prs_metrics_open(&metrics, loop, metrics_address, metrics_fill,
 			     reg) != 0) {
 		pst_reg_close(reg);
 		return 1;

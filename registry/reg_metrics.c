@@ -51,9 +51,7 @@ fill(void *arg, struct prs_mbuf *b)
 	prs_metric_gauge(b, "presence_registry_ready",
 			 "1 once the state is loaded and the registry serves",
 			 r->ready ? 1 : 0);
-	prs_metric_gauge(b, "presence_registry_start_time_seconds",
-			 "when this registry started (UNIX time)",
-			 (double) r->started_ms / 1000.0);
+	prs_metric_process(b, "registry", r->started_ms);
 	prs_metric_gauge(b, "presence_registry_users_online",
 			 "users with at least one live session",
 			 (double) r->nusers_online);

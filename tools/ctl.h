@@ -16,10 +16,12 @@
 enum ctl_exit {
 	CTL_OK = 0,
 	CTL_USAGE = 1,       /* bad arguments, or the gateway answered 400 */
-	CTL_CONNECT = 2,     /* unreachable, or not a presence gateway */
+	CTL_CONNECT = 2,     /* unreachable, or not a presence gateway (status:
+				any process) */
 	CTL_AUTH = 3,        /* 401 or 403 */
 	CTL_NOT_FOUND = 4,   /* an unknown user */
-	CTL_UNAVAILABLE = 5, /* 503: registry (or persister) unavailable */
+	CTL_UNAVAILABLE = 5, /* 503: registry (or persister) unavailable;
+				status: a process not ready */
 	CTL_SERVER = 6,      /* any other failure of the server */
 };
 
@@ -36,6 +38,9 @@ struct ctl {
 	/* subcommand options */
 	char *thread;
 	int64_t limit, since;
+	/* status: the registry's and the persister's metrics URLs (NULL:
+	 * the defaults; "": skip) */
+	char *registry_metrics, *persister_metrics;
 	char **args; /* positional arguments after the subcommand */
 	size_t nargs;
 };

@@ -3,7 +3,9 @@
  * deployment. It speaks only the public interfaces a gateway serves (the
  * v1 HTTP API, /healthz, /readyz, /metrics, the v1 WebSocket), so it
  * needs no access to the registry's sockets or to PostgreSQL and works
- * from any host that can reach a gateway's HTTP port.
+ * from any host that can reach a gateway's HTTP port. Only status also
+ * reads the registry's and the persister's Prometheus endpoints
+ * (--registry-metrics, --persister-metrics; '' skips them).
  *
  * This file holds the invocation: global options anywhere on the line,
  * a table of subcommands with their own --help, and the documented exit
@@ -25,6 +27,7 @@ enum {
 	O_LIMIT = 1 << 1,
 	O_SINCE = 1 << 2,
 	O_AS = 1 << 3,
+	O_METRICS = 1 << 4, /* --registry-metrics, --persister-metrics */
 };
 
 struct ctl_command {
@@ -38,15 +41,25 @@ struct ctl_command {
 };
 
 static const struct ctl_command commands[] = {
-	{"status", "", "health and readiness of each gateway given",
+	{"status", "[--registry-metrics URL] [--persister-metrics URL]",
+	 "health, readiness, version and uptime of every process",
 	 "For each --url: /healthz, /readyz (the registry link, and the\n"
-	 "registry's state loaded), a few /metrics values, and whether the\n"
-	 "persister answers (a one-row history read; needs an admin token\n"
-	 "under auth jwt). Gateways export no version or uptime: the output\n"
-	 "says so rather than guessing.\n"
-	 "Exit 0 when every gateway is healthy and ready, 2 when one cannot\n"
-	 "be reached, else 5 when one is not ready.\n",
-	 ctl_cmd_status, 0, 0, 0},
+	 "registry's state loaded), /metrics (sessions, version, uptime),\n"
+	 "and whether the persister answers through it (a one-row history\n"
+	 "read; needs an admin token under auth jwt).\n"
+	 "Then the registry's and the persister's own metrics endpoints\n"
+	 "(their metrics_address): reachable, ready (registry: state\n"
+	 "loaded; persister: PostgreSQL up and linked to the registry),\n"
+	 "version and uptime.\n"
+	 "  --registry-metrics URL   default "
+	 "http://127.0.0.1:9464/metrics\n"
+	 "  --persister-metrics URL  default "
+	 "http://127.0.0.1:9465/metrics\n"
+	 "  An empty URL ('') skips that process.\n"
+	 "Exit 0 when every process is healthy and ready, 2 when one\n"
+	 "cannot be reached (or a URL is not what it should be), else 5\n"
+	 "when one is not ready or the persister is unavailable.\n",
+	 ctl_cmd_status, 0, 0, O_METRICS},
 	{"online", "[--thread T]", "users online (admin), or in a thread",
 	 "Without --thread: every online user (needs an admin token).\n"
 	 "With --thread T: the online members of thread T (an admin, or a\n"
@@ -101,9 +114,15 @@ usage(FILE *f)
 	fprintf(f, "Usage: presencectl [OPTIONS] COMMAND [ARGS...]\n"
 		   "Operate a presence deployment through a gateway's HTTP "
 		   "port.\n\nCommands:\n");
-	for (i = 0; i < PRS_ARRAY_LEN(commands); i++)
-		fprintf(f, "  %-8s %-30s %s\n", commands[i].name,
-			commands[i].args, commands[i].about);
+	for (i = 0; i < PRS_ARRAY_LEN(commands); i++) {
+		if (strlen(commands[i].args) > 30)
+			fprintf(f, "  %-8s %s\n  %-8s %-30s %s\n",
+				commands[i].name, commands[i].args, "", "",
+				commands[i].about);
+		else
+			fprintf(f, "  %-8s %-30s %s\n", commands[i].name,
+				commands[i].args, commands[i].about);
+	}
 	fprintf(f,
 		"\nOptions (anywhere on the line):\n"
 		"  --url URL         a gateway, e.g. http://127.0.0.1:8080 "
@@ -123,11 +142,11 @@ usage(FILE *f)
 		"\nExit codes: 0 ok, 1 usage or a request the gateway "
 		"refused (400),\n"
 		"2 gateway unreachable or not a presence gateway (wrong "
-		"URL),\n"
+		"URL;\nstatus: any process unreachable),\n"
 		"3 unauthorized or forbidden (401, 403), 4 not found "
 		"(unknown user),\n"
-		"5 unavailable (503: registry down or loading), 6 other "
-		"server error.\n"
+		"5 unavailable (503: registry down or loading; status: a "
+		"process not ready),\n6 other server error.\n"
 		"See docs/PRESENCECTL.md.\n");
 }
 
@@ -178,6 +197,20 @@ urls_add(struct ctl *c, const char *s)
 	}
 	free(copy);
 	return 0;
+}
+
+/* A metrics URL: empty (skip), or http:// or https://. */
+static int
+metrics_url_check(const char *opt, const char *v)
+{
+	if (v[0] == '\0' || strncmp(v, "http://", 7) == 0 ||
+	    strncmp(v, "https://", 8) == 0)
+		return 0;
+	fprintf(stderr,
+		"presencectl: %s %s: expected http://HOST:PORT/metrics, or "
+		"'' to skip\n",
+		opt, v);
+	return -1;
 }
 
 static int
@@ -312,6 +345,17 @@ args_parse(struct ctl *c, const struct ctl_command **cmd, int argc,
 			    int_arg("--since", v, 0, INT64_MAX, &c->since) !=
 				    0)
 				return -1;
+		} else if ((IS("--registry-metrics") ||
+			    IS("--persister-metrics")) &&
+			   *cmd && ((*cmd)->opts & O_METRICS)) {
+			bool reg = IS("--registry-metrics");
+			if ((v = opt_value(argc, argv, &i, eq)) == NULL ||
+			    metrics_url_check(reg ? "--registry-metrics"
+						  : "--persister-metrics",
+					      v) != 0)
+				return -1;
+			*(reg ? &c->registry_metrics : &c->persister_metrics) =
+				(char *) v;
 		} else if (IS("--as") && *cmd && ((*cmd)->opts & O_AS)) {
 			if ((v = opt_value(argc, argv, &i, eq)) == NULL)
 				return -1;

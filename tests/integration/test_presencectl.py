@@ -1,7 +1,10 @@
 """presencectl (docs/PRESENCECTL.md) against a real system: each command's
 human and --json output, --help everywhere, and the documented exit codes
-for a wrong URL, a refused token, an unknown user and a registry that is
-down; watch prints events of a v1 client and ends cleanly on SIGINT.
+for a wrong URL, a refused token, an unknown user and a registry or a
+persister that is down; status shows every process's health, readiness,
+version (the project's) and uptime, reading the registry's and the
+persister's own metrics ports; watch prints events of a v1 client and ends
+cleanly on SIGINT.
 
 The binary comes from PRS_PRESENCECTL_BIN (set by CMake).
 """
@@ -10,6 +13,7 @@ import http.server
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import tempfile
@@ -19,12 +23,23 @@ import unittest
 
 import jwt
 
-from harness import WAIT, SystemTestCase, free_port, q, uid
+from harness import REPO, WAIT, SystemTestCase, free_port, q, uid
 
 EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_AUTH = 0, 1, 2, 3
 EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_SERVER = 4, 5, 6
 
 COMMANDS = ("status", "online", "user", "query", "threads", "kick", "watch")
+
+
+def project_version():
+    """X.Y.Z of project(presence VERSION X.Y.Z) in the top CMakeLists.txt:
+    the version every binary reports."""
+    with open(os.path.join(REPO, "CMakeLists.txt")) as f:
+        m = re.search(r"project\(presence\s+VERSION\s+([0-9.]+)", f.read())
+    if m is None:
+        raise RuntimeError("no project(presence VERSION ...) in "
+                           "CMakeLists.txt")
+    return m.group(1)
 
 
 def ctl_bin():
@@ -88,12 +103,27 @@ class CtlBase(SystemTestCase):
     def url(self, gw=0):
         return "http://127.0.0.1:%d" % self.sys.port(gw)
 
-    def ctl(self, *args, url=None, token_file=None, timeout=30, env=None):
-        """Runs presencectl; returns the CompletedProcess (text)."""
+    def metrics_url(self, proc):
+        port = (self.sys.registry_metrics_port if proc == "registry"
+                else self.sys.persister_metrics_port)
+        return "http://127.0.0.1:%d/metrics" % port
+
+    def ctl(self, *args, url=None, token_file=None, timeout=30, env=None,
+            procs=True):
+        """Runs presencectl; returns the CompletedProcess (text). status
+        reads this System's registry and persister metrics ports (not the
+        default ports, which another system may hold) unless procs is
+        False or the arguments name them."""
         argv = [ctl_bin(), "--url", url or self.url()]
         if token_file is not None:
             argv += ["--token-file", token_file]
         argv += list(args)
+        if procs and "status" in args:
+            for proc in ("registry", "persister"):
+                opt = "--%s-metrics" % proc
+                if not any(a == opt or a.startswith(opt + "=")
+                           for a in args):
+                    argv += [opt, self.metrics_url(proc)]
         e = dict(os.environ)
         e.pop("PRESENCE_URL", None)
         e.pop("PRESENCE_TOKEN_FILE", None)
@@ -195,11 +225,22 @@ class CtlTest(CtlBase):
         r = self.ok("status", url=urls)
         for gw in (0, 1):
             self.assertIn("gateway %s\n" % self.url(gw), r.stdout)
-        self.assertEqual(r.stdout.count("  health     ok"), 2, r.stdout)
-        self.assertEqual(r.stdout.count("  ready      yes"), 2, r.stdout)
+        # two gateways, then the registry and the persister
+        self.assertEqual(r.stdout.count("  health     ok"), 4, r.stdout)
+        self.assertEqual(r.stdout.count("  ready      yes"), 4, r.stdout)
         self.assertIn("  persister  ok", r.stdout)
-        self.assertIn("  version    not exported by the gateway", r.stdout)
-        self.assertIn("  uptime     not exported by the gateway", r.stdout)
+        version = project_version()
+        # two gateways, the registry and the persister: one version each
+        self.assertEqual(r.stdout.count("  version    %s\n" % version), 4,
+                         r.stdout)
+        self.assertEqual(len(re.findall(r"^  uptime     [0-9]", r.stdout,
+                                        re.M)), 4, r.stdout)
+        self.assertNotIn("not exported", r.stdout)
+        self.assertIn("registry %s\n  health     ok\n  ready      yes\n"
+                      % self.metrics_url("registry"), r.stdout)
+        self.assertIn("persister %s\n  health     ok\n  ready      yes\n"
+                      % self.metrics_url("persister"), r.stdout)
+        self.assertIn("  postgres   up\n  registry   connected", r.stdout)
         doc = self.ok_json("status", url=urls)
         self.assertIs(doc["ok"], True)
         self.assertEqual([g["url"] for g in doc["gateways"]],
@@ -209,12 +250,85 @@ class CtlTest(CtlBase):
             self.assertIs(g["ready"], True, g)
             self.assertIsNone(g["ready_message"], g)
             self.assertEqual(g["persister"], "ok", g)
-            self.assertIsNone(g["version"], g)
-            self.assertIsNone(g["uptime_seconds"], g)
             self.assertEqual(g["metrics"]["presence_gateway_registry_ready"],
                              1, g)
             self.assertIsInstance(g["metrics"]["presence_gateway_sessions"],
                                   int, g)
+        reg, pst = doc["registry"], doc["persister"]
+        self.assertEqual(reg["url"], self.metrics_url("registry"))
+        self.assertEqual(pst["url"], self.metrics_url("persister"))
+        self.assertEqual(reg["metrics"]["presence_registry_ready"], 1)
+        self.assertEqual(pst["metrics"]["presence_persister_postgres_up"], 1)
+        self.assertEqual(
+            pst["metrics"]["presence_persister_registry_connected"], 1)
+        now = time.time()
+        for p in doc["gateways"] + [reg, pst]:
+            self.assertIs(p["healthy"], True, p)
+            self.assertIs(p["ready"], True, p)
+            self.assertIsNone(p["ready_message"], p)
+            self.assertNotIn("error", p)
+            self.assertEqual(p["version"], version, p)
+            # started before this test, after the tests began (an hour is
+            # far more than a run of this file takes)
+            self.assertIsInstance(p["uptime_seconds"], int, p)
+            self.assertGreaterEqual(p["uptime_seconds"], 0, p)
+            self.assertLess(p["uptime_seconds"], 3600, p)
+            started = [v for k, v in p["metrics"].items()
+                       if k.endswith("_start_time_seconds")]
+            self.assertEqual(len(started), 1, p)
+            self.assertLessEqual(started[0], now, p)
+            self.assertLessEqual(abs(now - started[0] - p["uptime_seconds"]),
+                                 60, p)
+
+    def test_version_is_the_builds(self):
+        version = project_version()
+        r = subprocess.run([os.environ["PRS_REGISTRY_BIN"], "--version"],
+                           stdout=subprocess.PIPE, universal_newlines=True,
+                           timeout=30)
+        self.assertIn(version, r.stdout.split())
+        self.assertEqual(self.ok("--version").stdout.strip(),
+                         "presencectl %s" % version)
+
+    def test_status_skips_processes(self):
+        r = self.ok("status", "--registry-metrics", "",
+                    "--persister-metrics=")
+        self.assertIn("gateway %s\n" % self.url(), r.stdout)
+        self.assertNotIn("registry http", r.stdout)
+        self.assertNotIn("persister http", r.stdout)
+        doc = self.ok_json("status", "--registry-metrics", "",
+                           "--persister-metrics", "")
+        self.assertIsNone(doc["registry"])
+        self.assertIsNone(doc["persister"])
+        self.assertEqual(len(doc["gateways"]), 1)
+
+    def test_status_wrong_metrics_urls(self):
+        # nothing listens there
+        port = free_port()
+        r = self.fails(EXIT_CONNECT, "status", "--registry-metrics",
+                       "http://127.0.0.1:%d/metrics" % port)
+        self.assertIn("registry http://127.0.0.1:%d/metrics\n"
+                      "  health     unreachable: cannot reach" % port,
+                      r.stdout)
+        self.assertIn("--registry-metrics", r.stderr)
+        # the persister's port given as the registry's
+        r = self.ctl("--json", "status", "--registry-metrics",
+                     self.metrics_url("persister"))
+        self.assertEqual(r.returncode, EXIT_CONNECT, self.show(r))
+        doc = json.loads(r.stdout)
+        self.assertIs(doc["ok"], False)
+        self.assertIs(doc["registry"]["healthy"], False)
+        self.assertEqual(doc["registry"]["error"]["exit"], EXIT_CONNECT)
+        self.assertIn("not the registry's /metrics",
+                      doc["registry"]["error"]["message"])
+        self.assertIs(doc["persister"]["healthy"], True)
+        # a path the endpoint does not serve
+        r = self.fails(EXIT_CONNECT, "status", "--persister-metrics",
+                       self.metrics_url("persister")[:-len("/metrics")]
+                       + "/nope")
+        self.assertIn("HTTP 404", r.stderr)
+        self.fails(EXIT_USAGE, "status", "--registry-metrics", "ftp://x/")
+        # not an option of the other commands
+        self.fails(EXIT_USAGE, "online", "--registry-metrics", "")
 
     def test_status_counts_sessions(self):
         before = self.ok_json("status")["gateways"][0]["metrics"]
@@ -492,6 +606,8 @@ class CtlJwtTest(CtlBase):
         self.assertEqual(len(doc["sessions"]), 1)
         doc = self.ok_json("status", token_file=tf)
         self.assertEqual(doc["gateways"][0]["persister"], "ok")
+        self.assertIs(doc["registry"]["ready"], True)
+        self.assertIs(doc["persister"]["ready"], True)
         env = {"PRESENCE_TOKEN_FILE": tf}
         r = subprocess.run([ctl_bin(), "--url", self.url(), "online"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -531,17 +647,25 @@ class CtlOutageTest(CtlBase):
         a = uid("a")
         self.connect(a)
         self.sys.kill_registry()
-        # the gateway notices the loss of its registry
+        # the registry's own port: unreachable at once
+        r = self.fails(EXIT_CONNECT, "status")
+        self.assertIn("registry %s\n  health     unreachable: cannot reach"
+                      % self.metrics_url("registry"), r.stdout)
+        # the gateway notices the loss of its registry (what the gateway
+        # sees alone: --registry-metrics '')
         deadline = time.monotonic() + WAIT
-        while self.ctl("status").returncode != EXIT_UNAVAILABLE:
+        while self.ctl("status", "--registry-metrics", "").returncode != \
+                EXIT_UNAVAILABLE:
             self.assertLess(time.monotonic(), deadline, "still ready")
             time.sleep(0.1)
-        r = self.fails(EXIT_UNAVAILABLE, "status")
+        r = self.fails(EXIT_UNAVAILABLE, "status", "--registry-metrics", "")
         self.assertIn("  ready      no: ", r.stdout)
         self.assertIn("  registry   unreachable or loading", r.stdout)
         doc = json.loads(self.ctl("--json", "status").stdout)
         self.assertIs(doc["ok"], False)
         self.assertIs(doc["gateways"][0]["ready"], False)
+        self.assertIs(doc["registry"]["healthy"], False)
+        self.assertEqual(doc["registry"]["error"]["exit"], EXIT_CONNECT)
         for cmd in (["online"], ["query", a], ["kick", a],
                     ["threads", "t", "members"]):
             r = self.fails(EXIT_UNAVAILABLE, *cmd)
@@ -558,9 +682,32 @@ class CtlOutageTest(CtlBase):
     def test_persister_down(self):
         a = uid("a")
         self.connect(a, status="away")
+        before = self.ok_json("status")["persister"]
         self.sys.kill_persister()
-        r = self.fails(EXIT_UNAVAILABLE, "status")
+        # its own port: unreachable (a process down, as a gateway down)
+        r = self.fails(EXIT_CONNECT, "status")
         self.assertIn("  ready      yes", r.stdout)
+        self.assertIn("  persister  unavailable", r.stdout)
+        self.assertIn("persister %s\n  health     unreachable: cannot reach"
+                      % self.metrics_url("persister"), r.stdout)
+        self.assertIn("registry %s\n  health     ok\n"
+                      % self.metrics_url("registry"), r.stdout)
+        r = self.ctl("--json", "status")
+        self.assertEqual(r.returncode, EXIT_CONNECT, self.show(r))
+        doc = json.loads(r.stdout)
+        self.assertIs(doc["ok"], False)
+        self.assertEqual(doc["gateways"][0]["persister"], "unavailable")
+        pst = doc["persister"]
+        self.assertIs(pst["healthy"], False)
+        self.assertIs(pst["ready"], False)
+        self.assertEqual(pst["error"]["exit"], EXIT_CONNECT)
+        self.assertIsNone(pst["error"]["status"])
+        self.assertEqual(pst["url"], self.metrics_url("persister"))
+        self.assertIsNone(pst["version"])
+        self.assertIsNone(pst["uptime_seconds"])
+        self.assertIs(doc["registry"]["healthy"], True)
+        # without the persister's port: what the gateway sees (exit 5)
+        r = self.fails(EXIT_UNAVAILABLE, "status", "--persister-metrics", "")
         self.assertIn("  persister  unavailable", r.stdout)
         # user: presence and sessions still print; history is unavailable
         r = self.ctl("--json", "user", a)
@@ -571,6 +718,52 @@ class CtlOutageTest(CtlBase):
         self.assertIsNone(doc["history"])
         self.assertEqual(doc["errors"]["history"]["status"], 503)
         self.sys.start_persister()
+        # back: every process healthy and ready again, the persister a new
+        # process (a later start)
+        deadline = time.monotonic() + WAIT
+        while self.ctl("status").returncode != EXIT_OK:
+            self.assertLess(time.monotonic(), deadline,
+                            self.show(self.ctl("status")))
+            time.sleep(0.1)
+        after = self.ok_json("status")["persister"]
+        self.assertIs(after["ready"], True)
+        self.assertEqual(after["version"], project_version())
+        key = "presence_persister_start_time_seconds"
+        self.assertGreater(after["metrics"][key], before["metrics"][key])
+
+    def test_registry_loading_is_not_ready(self):
+        # a registry restarted while the persister is away cannot load its
+        # state: it answers on its port, but is not ready (exit 5 once the
+        # persister's port is left out)
+        self.sys.kill_persister()
+        self.sys.kill_registry()
+        self.sys.start_registry()
+        deadline = time.monotonic() + WAIT
+        while True:
+            r = self.ctl("--json", "status", "--persister-metrics", "")
+            reg = json.loads(r.stdout)["registry"]
+            if reg["healthy"]:
+                break
+            self.assertLess(time.monotonic(), deadline, self.show(r))
+            time.sleep(0.1)
+        self.assertEqual(r.returncode, EXIT_UNAVAILABLE, self.show(r))
+        self.assertIs(reg["ready"], False)
+        self.assertIn("loading", reg["ready_message"])
+        self.assertEqual(reg["metrics"]["presence_registry_ready"], 0)
+        self.assertEqual(reg["version"], project_version())
+        r = self.fails(EXIT_UNAVAILABLE, "status", "--persister-metrics", "")
+        self.assertIn("registry %s\n  health     ok\n  ready      no: "
+                      "loading" % self.metrics_url("registry"), r.stdout)
+        self.assertIn("not ready", r.stderr)
+        # and the persister down still counts first: exit 2
+        self.fails(EXIT_CONNECT, "status")
+        self.sys.start_persister()
+        self.sys.wait_serving()
+        deadline = time.monotonic() + WAIT
+        while self.ctl("status").returncode != EXIT_OK:
+            self.assertLess(time.monotonic(), deadline,
+                            self.show(self.ctl("status")))
+            time.sleep(0.1)
 
 
 if __name__ == "__main__":

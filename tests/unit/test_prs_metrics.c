@@ -1,5 +1,6 @@
 /* Unit tests for the text helpers of common/prs_metrics.c: samples, label
- * escaping, histogram buckets. (The HTTP endpoint is tested through the
+ * escaping, histogram buckets, the build_info and start_time every process
+ * exports. (The HTTP endpoint is tested through the
  * daemons: tests/integration/test_metrics.py.) */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include "prs_metrics.h"
+#include "prs_version.h"
 
 static void
 test_samples(void **state)
@@ -81,6 +83,27 @@ test_big_text(void **state)
 	prs_mbuf_free(&b);
 }
 
+static void
+test_process(void **state)
+{
+	struct prs_mbuf b = {0};
+
+	prs_metric_process(&b, "registry", 1767225600123);
+	assert_string_equal(
+		b.data,
+		"# HELP presence_registry_build_info the version "
+		"of this build (label version); always 1\n"
+		"# TYPE presence_registry_build_info gauge\n"
+		"presence_registry_build_info{version=\"" PRS_VERSION "\"} 1\n"
+		"# HELP presence_registry_start_time_seconds when "
+		"this process started (UNIX time)\n"
+		"# TYPE presence_registry_start_time_seconds "
+		"gauge\n"
+		"presence_registry_start_time_seconds "
+		"1767225600.123\n");
+	prs_mbuf_free(&b);
+}
+
 int
 main(void)
 {
@@ -89,6 +112,7 @@ main(void)
 		cmocka_unit_test(test_label_truncated),
 		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_big_text),
+		cmocka_unit_test(test_process),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
