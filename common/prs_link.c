@@ -75,6 +75,7 @@ struct prs_inbox {
 	prs_inbox_gone_cb gone_cb;
 	void *arg;
 	pthread_mutex_t mtx; /* guards gone[] filled by NNG threads */
+	bool closing;        /* under mtx: the loop let go (prs_inbox_close) */
 	uint32_t gone[GONE_MAX];
 	size_t ngone;
 	uint32_t *live; /* pipes that delivered a message (loop thread) */
@@ -342,10 +343,14 @@ inbox_pipe_notify(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		return;
 	}
 	pthread_mutex_lock(&in->mtx);
+	if (in->closing) { /* the loop no longer listens (prs_inbox_close) */
+		pthread_mutex_unlock(&in->mtx);
+		return;
+	}
 	if (in->ngone < GONE_MAX)
 		in->gone[in->ngone++] = nng_pipe_id(pipe);
-	pthread_mutex_unlock(&in->mtx);
 	ev_async_send(in->loop, &in->gone_async);
+	pthread_mutex_unlock(&in->mtx);
 }
 
 static void
@@ -576,20 +581,45 @@ prs_inbox_poll(struct prs_inbox *in)
 	inbox_read_cb(in->loop, &in->rio, EV_READ);
 }
 
-void
-prs_inbox_close(struct prs_inbox *in)
+/* NNG's close waits for the socket's pipes and callbacks to end, and with
+ * NNG 1.5.2 a pipe stuck in the #1518 state (a probe closed during its
+ * handshake is one) could hold it for good: it ran with SIGTERM
+ * unanswered for 15 s. So the sockets close on a thread of their own,
+ * after the loop let go of everything (the pipe callback sees closing). */
+static void *
+inbox_close_thread(void *arg)
 {
-	if (in == NULL)
-		return;
-	ev_io_stop(in->loop, &in->rio);
-	probe_timer_stop(in);
-	probe_end(in);
-	nng_close(in->sock); /* waits for notifier callbacks to finish */
-	ev_async_stop(in->loop, &in->gone_async);
+	struct prs_inbox *in = arg;
+
+	if (in->probing)
+		nng_close(in->probe);
+	nng_close(in->sock);
 	pthread_mutex_destroy(&in->mtx);
 	free(in->live);
 	free(in->url);
 	free(in);
+	return NULL;
+}
+
+void
+prs_inbox_close(struct prs_inbox *in)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	if (in == NULL)
+		return;
+	ev_io_stop(in->loop, &in->rio);
+	probe_timer_stop(in);
+	pthread_mutex_lock(&in->mtx);
+	in->closing = true;
+	pthread_mutex_unlock(&in->mtx);
+	ev_async_stop(in->loop, &in->gone_async);
+	if (pthread_attr_init(&a) != 0 ||
+	    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED) != 0 ||
+	    pthread_create(&t, &a, inbox_close_thread, in) != 0)
+		inbox_close_thread(in); /* no thread: block, as before */
+	pthread_attr_destroy(&a);
 }
 
 uint64_t

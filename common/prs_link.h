@@ -51,6 +51,9 @@ int prs_frames_each(const uint8_t *b, size_t len,
 int prs_inbox_open(struct prs_inbox **out, struct ev_loop *loop,
 		   const char *url, prs_inbox_recv_cb recv_cb,
 		   prs_inbox_gone_cb gone_cb, void *arg);
+/* Stops delivering at once; the NNG sockets close on a thread of their
+ * own (a stuck pipe of NNG 1.5.2 can hold nng_close), so this never
+ * blocks the loop. No callback runs after it returns. */
 void prs_inbox_close(struct prs_inbox *in);
 /* Handles what is already waiting in the inbox now (as its read watcher
  * would), e.g. before judging peers by their silence. */
