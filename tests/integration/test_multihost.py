@@ -2,8 +2,9 @@
 between the processes (tls+tcp://, scripts/make-certs; docs/OPERATIONS.md,
 "Several hosts"):
 
-- host A: the registry and the persister (PostgreSQL is the test cluster,
-  reached over its UNIX socket, i.e. on A's file system);
+- host A: the registry and the persister, also linked over tls+tcp://
+  (PostgreSQL is the test cluster, reached over its UNIX socket, i.e. on
+  A's file system);
 - hosts B and C: one gateway each;
 - clients in the root namespace, over a veth of the test's own bridge.
 
@@ -28,7 +29,7 @@ IP = shutil.which("ip") or "/usr/sbin/ip"
 CAN = os.geteuid() == 0 and os.access(IP, os.X_OK)
 WHY = "needs root and iproute2 (network namespaces)"
 
-REG_PORT, GW_PORT, HTTP_PORT = 7100, 7200, 8080
+REG_PORT, PST_PORT, GW_PORT, HTTP_PORT = 7100, 7300, 7200, 8080
 
 
 def run(*argv):
@@ -102,7 +103,7 @@ class Net:
 
 class MultiHostSystem(System):
     """The registry and persister in A, gw1 in B, gw2 in C, every link
-    between hosts over tls+tcp:// with the certificates in certs."""
+    over tls+tcp:// with the certificates in certs."""
 
     def __init__(self, net, certs, **kw):
         super().__init__(gateways=2, **kw)
@@ -118,11 +119,14 @@ class MultiHostSystem(System):
     def reg_url(self):
         return "tls+tcp://%s:%d" % (self.net.addr["a"], REG_PORT)
 
+    def pst_url(self):
+        return "tls+tcp://%s:%d" % (self.net.addr["a"], PST_PORT)
+
     def _registry_proc(self, reg_bin=None):
         reg_bin = reg_bin or self._bin("PRS_REGISTRY_BIN")
         return Proc("registry", self.net.exec_argv("a") + [
             reg_bin, "--url", self.reg_url(),
-            "--persister-url", self.ipc("persister.sock"),
+            "--persister-url", self.pst_url(),
             "--offline-grace-ms", str(self.grace_ms)] +
             self.tls("registry") + self.registry_args,
             os.path.join(self.tmp, "registry.log"), self.tmp)
@@ -147,7 +151,7 @@ class MultiHostSystem(System):
             self._create_db()
             self.persister = Proc("persister", self.net.exec_argv("a") + [
                 self._bin("PRS_PERSISTER_BIN"),
-                "--url", self.ipc("persister.sock"),
+                "--url", self.pst_url(),
                 "--registry-url", self.reg_url(),
                 "--database-url", self.db_url] + self.tls("persister"),
                 os.path.join(self.tmp, "persister.log"), self.tmp)
