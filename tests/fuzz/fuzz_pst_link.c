@@ -5,8 +5,9 @@
  * (pst_batch_params_build) and queued. The persister is opened for real
  * (its inbox on an ipc:// path of its own in /tmp, a peer dialing a
  * registry that does not exist) but its loop never runs, so the database
- * is never contacted; it is reopened every few hundred inputs so that the
- * queue never fills and batches keep reaching the parser.
+ * is never contacted; it is reopened (on a new path) every few hundred
+ * inputs so that the queue never fills and batches keep reaching the
+ * parser.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -47,8 +48,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			.database_url = "host=/nonexistent port=1",
 			.retention_days = 0,
 		};
-		snprintf(url, sizeof(url), "ipc:///tmp/prs-fuzz-pst-%d.sock",
-			 (int) getpid());
+		/* A new path each time: the old inbox's sockets close on a
+		 * thread of their own (prs_inbox_close), maybe not yet. */
+		snprintf(url, sizeof(url),
+			 "ipc:///tmp/prs-fuzz-pst-%d-%u.sock", (int) getpid(),
+			 runs / REOPEN_EVERY);
 		prs_log_setname("fuzz");
 		if (pst_reg_open(&P, EV_DEFAULT, &cfg) != 0)
 			abort(); /* the harness's setup, not a finding */
