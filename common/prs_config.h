@@ -24,7 +24,7 @@ struct prs_opt {
 /* Keys every daemon takes besides its own (the [common] section):
  * ipc_group: name of a group whose members may connect to our ipc sockets
  * (sockets become 0660 and owned by that group); empty = only our own uid
- * (sockets 0600). Read by prs_link.c. */
+ * (sockets 0600). Read by prs_inbox.c. */
 extern char *prs_ipc_group;
 
 /* Reads --config FILE (if given) and then the flags. Returns 0 to run, 1

@@ -713,55 +713,6 @@ reg_user_grace_end(struct reg *r, struct reg_user *u)
 	publish(r, u, &b, NULL, u->grace_last_seen);
 }
 
-int
-reg_watch_add(struct reg *r, struct reg_session *s, struct reg_user *u)
-{
-	struct reg_watch *w;
-
-	HASH_FIND(hh, s->watches, &u, sizeof(u), w);
-	if (w != NULL)
-		return 0;
-	if (HASH_COUNT(s->watches) >= REG_MAX_WATCHES)
-		return -1;
-	w = xcalloc(1, sizeof(*w));
-	w->s = s;
-	w->u = u;
-	HASH_ADD(hh, s->watches, u, sizeof(w->u), w);
-	DL_APPEND2(u->watchers, w, uprev, unext);
-	r->nwatches++;
-	return 0;
-}
-
-void
-reg_watch_all(struct reg *r, struct reg_session *s, bool on)
-{
-	if (s->all == on)
-		return;
-	s->all = on;
-	if (on) {
-		DL_APPEND2(r->all_sessions, s, aprev, anext);
-		r->nall++;
-	} else {
-		DL_DELETE2(r->all_sessions, s, aprev, anext);
-		PRS_ASSERT(r->nall > 0);
-		r->nall--;
-	}
-}
-
-void
-reg_watch_del(struct reg *r, struct reg_session *s, struct reg_user *u)
-{
-	struct reg_watch *w;
-
-	HASH_FIND(hh, s->watches, &u, sizeof(u), w);
-	if (w == NULL)
-		return;
-	HASH_DEL(s->watches, w);
-	DL_DELETE2(u->watchers, w, uprev, unext);
-	free(w);
-	r->nwatches--;
-}
-
 /* When a user persisted as online, whom no gateway re-announced, was last
  * known to be online. The stored last_seen is refreshed every
  * online_refresh_ms while the user is online, so the user was online at
