@@ -3,17 +3,20 @@
  * bounds, booleans spelled true/false) so that daemons can trust them; a
  * bad value stops the process at start with a message naming the key.
  */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include "prs_config.h"
 #include "prs_tls.h"
 #include "prs_util.h"
 #include "prs_version.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 char *prs_ipc_group = "";
+int64_t prs_cpu = -1;
 
 static const struct prs_opt common_opts[] = {
 	{"ipc_group", PRS_OPT_STR, &prs_ipc_group, 0, 0,
@@ -27,7 +30,29 @@ static const struct prs_opt common_opts[] = {
 	{"tls_key_file", PRS_OPT_STR, &prs_tls_key_file, 0, 0,
 	 "tls+tcp:// links: PEM file of this process's private key "
 	 "(unencrypted; keep it mode 0600)"},
+	{"cpu", PRS_OPT_INT, &prs_cpu, -1, CPU_SETSIZE - 1,
+	 "run all of this process's threads on this one CPU (-1: "
+	 "wherever the kernel puts them); keeps the hand-offs between "
+	 "the loop and NNG's threads on one CPU"},
 };
+
+/* Before NNG starts its threads: they inherit the main thread's set. */
+static int
+cpu_apply(const char *prog)
+{
+	cpu_set_t set;
+
+	if (prs_cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET((int) prs_cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+		fprintf(stderr, "%s: cpu %lld: %s\n", prog,
+			(long long) prs_cpu, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
 /* Strings we allocated, so that a value set twice (file, then flag) is
  * freed rather than leaked; defaults are static and never freed. */
@@ -313,5 +338,5 @@ prs_config_parse(const struct prs_opt *opts, size_t n, const char *section,
 		if (opt_set(o, val, prog))
 			return -1;
 	}
-	return 0;
+	return cpu_apply(prog);
 }

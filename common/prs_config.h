@@ -26,6 +26,9 @@ struct prs_opt {
  * (sockets become 0660 and owned by that group); empty = only our own uid
  * (sockets 0600). Read by prs_inbox.c. */
 extern char *prs_ipc_group;
+/* cpu: the one CPU all of the process's threads run on (-1: any); applied
+ * by prs_config_parse, before any NNG socket starts NNG's threads. */
+extern int64_t prs_cpu;
 
 /* Reads --config FILE (if given) and then the flags. Returns 0 to run, 1
  * when --help or --version was printed, -1 after printing an error. String

@@ -31,6 +31,7 @@
 
 struct prs_inbox {
 	nng_socket sock;
+	nng_aio *aio; /* for prs_nng_recv_nb */
 	nng_listener listener;
 	bool listening;
 	char *url;
@@ -131,7 +132,7 @@ inbox_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	for (i = 0; i < RECV_BURST; i++) {
 		nng_msg *m;
 		uint32_t pipe;
-		int rv = nng_recvmsg(in->sock, &m, NNG_FLAG_NONBLOCK);
+		int rv = prs_nng_recv_nb(in->sock, in->aio, &m);
 		if (rv != 0) {
 			if (rv != NNG_EAGAIN)
 				prs_warn("inbox receive: %s",
@@ -393,6 +394,9 @@ prs_inbox_open(struct prs_inbox **out, struct ev_loop *loop, const char *url,
 		rv = NNG_EINVAL;
 		goto fail_alloc;
 	}
+	if ((rv = nng_aio_alloc(&in->aio, NULL, NULL)) != 0)
+		goto fail_alloc;
+	nng_aio_set_timeout(in->aio, NNG_DURATION_ZERO);
 	if ((rv = nng_pull0_open(&in->sock)) != 0)
 		goto fail_alloc;
 	if ((rv = nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ,
@@ -421,6 +425,8 @@ fail:
 	nng_close(in->sock);
 fail_alloc:
 	prs_err("listen %s: %s", url, nng_strerror(rv));
+	if (in->aio != NULL)
+		nng_aio_free(in->aio);
 	pthread_mutex_destroy(&in->mtx);
 	free(in->url);
 	free(in);
@@ -446,6 +452,7 @@ inbox_close_thread(void *arg)
 	if (in->probing)
 		nng_close(in->probe);
 	nng_close(in->sock);
+	nng_aio_free(in->aio);
 	pthread_mutex_destroy(&in->mtx);
 	free(in->live);
 	free(in->url);

@@ -60,6 +60,7 @@
 struct prs_peer {
 	nng_socket sock;
 	nng_dialer dialer;
+	nng_aio *aio; /* for prs_nng_send_nb */
 	struct ev_loop *loop;
 	ev_timer watch;     /* dialer watchdog, see peer_watch_cb */
 	uint32_t npipes;    /* connected pipes (NNG threads, atomic) */
@@ -172,13 +173,42 @@ prs_frames_each(const uint8_t *b, size_t len,
 	return bad ? -1 : 0;
 }
 
+int
+prs_nng_send_nb(nng_socket s, nng_aio *aio, nng_msg *m)
+{
+	int rv;
+
+	nng_aio_set_msg(aio, m);
+	nng_send_aio(s, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		nng_aio_set_msg(aio, NULL); /* still the caller's */
+		return rv == NNG_ETIMEDOUT ? NNG_EAGAIN : rv;
+	}
+	return 0;
+}
+
+int
+prs_nng_recv_nb(nng_socket s, nng_aio *aio, nng_msg **m)
+{
+	int rv;
+
+	nng_recv_aio(s, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0)
+		return rv == NNG_ETIMEDOUT ? NNG_EAGAIN : rv;
+	*m = nng_aio_get_msg(aio);
+	nng_aio_set_msg(aio, NULL);
+	return 0;
+}
+
 /* Hands queued messages to NNG until it pushes back. */
 static void
 peer_flush(struct prs_peer *p)
 {
 	while (p->qlen > 0) {
 		nng_msg *m = p->q[p->qhead];
-		if (nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) != 0)
+		if (prs_nng_send_nb(p->sock, p->aio, m) != 0)
 			break;
 		p->q[p->qhead] = NULL;
 		p->qhead = (p->qhead + 1) % p->qcap;
@@ -265,6 +295,9 @@ prs_peer_open(struct prs_peer **out, struct ev_loop *loop, const char *url,
 	p->name = xstrdup(name);
 	p->kind = kind;
 	p->epoch = epoch;
+	if ((rv = nng_aio_alloc(&p->aio, NULL, NULL)) != 0)
+		goto fail_alloc;
+	nng_aio_set_timeout(p->aio, NNG_DURATION_ZERO);
 	if ((rv = nng_push0_open(&p->sock)) != 0)
 		goto fail_alloc;
 	if ((rv = nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ,
@@ -294,6 +327,8 @@ fail:
 	nng_close(p->sock);
 fail_alloc:
 	prs_err("dial %s: %s", url, nng_strerror(rv));
+	if (p->aio != NULL)
+		nng_aio_free(p->aio);
 	free(p->url);
 	free(p->name);
 	free(p);
@@ -325,6 +360,7 @@ peer_close_thread(void *arg)
 	struct prs_peer *p = arg;
 
 	nng_close(p->sock);
+	nng_aio_free(p->aio);
 	free(p->q);
 	free(p->url);
 	free(p->name);
@@ -366,7 +402,7 @@ peer_commit(struct prs_peer *p)
 	if (m == NULL)
 		return;
 	p->cur = NULL;
-	if (p->qlen == 0 && nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) == 0)
+	if (p->qlen == 0 && prs_nng_send_nb(p->sock, p->aio, m) == 0)
 		return;
 	if (p->qlen == p->qcap) {
 		size_t ncap = p->qcap ? p->qcap * 2 : 64, i;

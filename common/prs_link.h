@@ -16,6 +16,7 @@
 #define PRS_LINK_H
 
 #include <ev.h>
+#include <nng/nng.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +42,14 @@ typedef void (*prs_inbox_gone_cb)(void *arg, uint32_t pipe);
  * length stops the walk; an undecodable envelope is skipped), else 0. */
 int prs_frames_each(const uint8_t *b, size_t len,
 		    void (*cb)(void *arg, Prs__Envelope *env), void *arg);
+
+/* Non-blocking nng_sendmsg / nng_recvmsg on an aio the caller keeps
+ * (nng_aio_alloc(&aio, NULL, NULL), one per socket, loop thread only):
+ * NNG 1.5's own calls allocate an aio per call, and each allocation makes
+ * a getrandom() system call. NNG_EAGAIN when NNG cannot take or give a
+ * message at once; a message not sent stays the caller's. */
+int prs_nng_send_nb(nng_socket s, nng_aio *aio, nng_msg *m);
+int prs_nng_recv_nb(nng_socket s, nng_aio *aio, nng_msg **m);
 
 /* Listens on url (ipc://, tcp:// or tls+tcp://, see prs_tls.h). ipc socket
  * files get mode 0600, or 0660 and the group of the ipc_group setting; ipc

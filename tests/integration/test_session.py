@@ -4,6 +4,7 @@ bye, the WebSocket framing rules and the upgrade."""
 import base64
 import os
 import socket
+import subprocess
 import time
 import unittest
 
@@ -340,3 +341,49 @@ class HelloTimeoutTest(SystemTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PinnedTest(SystemTestCase):
+    """`cpu = N` (every daemon): all threads of the process, NNG's
+    included, run on CPU N, and the system works as before."""
+
+    REGISTRY_ARGS = ("--cpu", "0")
+    GATEWAY_ARGS = ("--cpu", "0")
+
+    @staticmethod
+    def cpus_of_threads(pid):
+        cpus = set()
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith("Cpus_allowed_list:"):
+                        cpus.add(line.split(":", 1)[1].strip())
+        return cpus
+
+    def test_threads_pinned_and_presence_flows(self):
+        a_id, b_id = uid("a"), uid("b")
+        b = self.connect(b_id)
+        r = b.request("watch", user_ids=[a_id])
+        self.assertEqual(r["type"], "presence_list", r)
+        self.connect(a_id)
+        b.expect_presence(a_id, "online")
+        for p in (self.sys.registry, self.sys.gateways[0].proc):
+            self.assertEqual(self.cpus_of_threads(p.pid), {"0"}, p.name)
+        # NNG's threads exist by now: the process has more than its loop.
+        self.assertGreater(len(os.listdir("/proc/%d/task" %
+                                          self.sys.registry.pid)), 1)
+        # Not pinned: the persister keeps the CPUs this test may use.
+        if len(os.sched_getaffinity(0)) > 1:
+            self.assertNotIn("0", self.cpus_of_threads(
+                self.sys.persister.pid))
+
+    def test_bad_cpu_stops_at_start(self):
+        reg = os.environ["PRS_REGISTRY_BIN"]
+        for cpu, why in (("100000", "an integer -1.."),
+                         ("1023", "cpu 1023:"),
+                         ("x", "bad value")):
+            p = subprocess.run([reg, "--cpu", cpu, "--url",
+                                "ipc:///tmp/prs-no-such.sock"],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 2, (cpu, p.stderr))
+            self.assertIn(why, p.stderr, cpu)
