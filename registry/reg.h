@@ -132,8 +132,8 @@ struct reg_session {
 	bool idle;         /* v1.1: the client reported its device idle */
 	int64_t since;     /* v1.1: ms since epoch when the session began */
 	char *device;      /* v1.1: as the hello named it, NULL = none */
-	bool all; /* receives every user's changes (r->all_sessions) */
-	struct reg_session *aprev, *anext;
+	bool all;       /* receives every user's changes (r->all_sessions) */
+	size_t all_idx; /* its place in r->all_sessions while all */
 	/* an all-users session of no user (reg_session_open): user is a
 	 * placeholder, the session is in no user's list */
 	bool observer;
@@ -223,8 +223,11 @@ struct reg {
 	/* While set, events say is_online changed (Event.online_changed). */
 	bool online_changed;
 	/* Sessions that receive every user's changes (all_users). */
-	struct reg_session *all_sessions;
-	size_t nall;
+	/* The all-users sessions, in an array rather than a list: an
+	 * audience pass walks all of them for every change, and independent
+	 * loads overlap where a list's pointer chase waits on each miss. */
+	struct reg_session **all_sessions;
+	size_t nall, allcap;
 
 	/* persistence */
 	int64_t version;

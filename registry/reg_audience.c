@@ -113,11 +113,11 @@ reg_emit_others(struct reg *r, struct reg_user *u, int64_t now)
 				target_add(s, mark);
 		}
 	} else {
-		struct reg_session *s;
+		size_t i;
 		targets_comembers(u, mark);
 		targets_watchers(u, mark);
-		DL_FOREACH2 (r->all_sessions, s, anext)
-			target_add(s, mark);
+		for (i = 0; i < r->nall; i++)
+			target_add(r->all_sessions[i], mark);
 	}
 	send_targets(r, &p, false, NULL, NULL, false);
 }
@@ -318,12 +318,24 @@ reg_watch_all(struct reg *r, struct reg_session *s, bool on)
 		return;
 	s->all = on;
 	if (on) {
-		DL_APPEND2(r->all_sessions, s, aprev, anext);
-		r->nall++;
+		if (r->nall == r->allcap) {
+			r->allcap = r->allcap ? r->allcap * 2 : 64;
+			r->all_sessions =
+				xrealloc(r->all_sessions,
+					 r->allcap * sizeof(*r->all_sessions));
+		}
+		s->all_idx = r->nall;
+		r->all_sessions[r->nall++] = s;
 	} else {
-		DL_DELETE2(r->all_sessions, s, aprev, anext);
-		PRS_ASSERT(r->nall > 0);
-		r->nall--;
+		PRS_ASSERT(r->nall > 0 && s->all_idx < r->nall &&
+			   r->all_sessions[s->all_idx] == s);
+		r->all_sessions[s->all_idx] = r->all_sessions[--r->nall];
+		r->all_sessions[s->all_idx]->all_idx = s->all_idx;
+		if (r->nall == 0) {
+			free(r->all_sessions);
+			r->all_sessions = NULL;
+			r->allcap = 0;
+		}
 	}
 }
 
