@@ -94,6 +94,15 @@ now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* This process's user + system CPU seconds. */
+static double
+cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int64_t
 now_us(void)
 {
@@ -460,7 +469,7 @@ int
 main(int argc, char **argv)
 {
 	char *p, *save = NULL, *ports_copy;
-	double t_load;
+	double t_load, cpu_load;
 	int rc;
 
 	rc = prs_config_parse(
@@ -529,10 +538,12 @@ main(int argc, char **argv)
 	       (t_all_connected ? t_all_connected : now_s()) - t_start);
 	fflush(stdout);
 	t_load = now_s();
+	cpu_load = cpu_s();
 	ev_timer_init(&stop_timer, stop_cb, (double) cfg.duration, 0.);
 	ev_timer_start(loop, &stop_timer);
 	ev_run(loop, 0);
 	t_load = now_s() - t_load;
+	cpu_load = cpu_s() - cpu_load;
 	if (strcmp(cfg.mode, "fanout") == 0 || strcmp(cfg.mode, "slow") == 0) {
 		printf("changes sent: %llu (%.0f/s); presence events "
 		       "received: "
@@ -550,6 +561,10 @@ main(int argc, char **argv)
 				       samples[nsamples * 99 / 100],
 			       (unsigned long long) samples[nsamples - 1]);
 		}
+		/* Near 100%, the latency above is partly this driver's own
+		 * backlog, not the system's. */
+		printf("bench CPU: %.0f%% of one core over the load phase\n",
+		       t_load > 0 ? 100.0 * cpu_load / t_load : 0.0);
 	}
 	return nwelcomed == cfg.clients ? 0 : 1;
 }
