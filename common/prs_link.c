@@ -53,9 +53,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PEER_BACKLOG_MAX 65536 /* messages kept while NNG pushes back */
-#define BATCH_BYTES      (256u * 1024) /* close a batch early past this size */
-#define PEER_REDIAL_MS   3000
+#define PEER_BACKLOG_MAX   65536 /* messages kept while NNG pushes back */
+#define BATCH_BYTES        (256u * 1024) /* close a batch early past this size */
+#define PEER_REDIAL_MS     3000
+#define PEER_WARN_AFTER_MS 10000 /* an outage this long is worth a warning */
+#define PEER_WARN_EVERY_MS 60000
 
 struct prs_peer {
 	nng_socket sock;
@@ -65,6 +67,8 @@ struct prs_peer {
 	ev_timer watch;     /* dialer watchdog, see peer_watch_cb */
 	uint32_t npipes;    /* connected pipes (NNG threads, atomic) */
 	int64_t down_since; /* monotonic ms; 0 while connected */
+	int64_t down_first; /* when this outage began; 0 while connected */
+	int64_t down_told;  /* when we last warned of it */
 	uint64_t redials;
 	ev_io wio;
 	ev_timer retry; /* NNG's send fd is not always raised after a
@@ -263,12 +267,28 @@ peer_watch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	int rv;
 
 	if (__atomic_load_n(&p->npipes, __ATOMIC_RELAXED) > 0) {
-		p->down_since = 0;
+		if (p->down_told != 0)
+			prs_info("%s: connected again", p->url);
+		p->down_since = p->down_first = p->down_told = 0;
 		return;
 	}
 	if (p->down_since == 0) {
-		p->down_since = now;
+		p->down_since = p->down_first = now;
 		return;
+	}
+	/* NNG retries a failed dial (refused, or a TLS handshake the peer
+	 * rejected) in silence: say so, now and then. */
+	if (now - p->down_first >= PEER_WARN_AFTER_MS &&
+	    (p->down_told == 0 || now - p->down_told >= PEER_WARN_EVERY_MS)) {
+		p->down_told = now;
+		prs_warn("%s: not connected for %lld s (is the peer running "
+			 "and listening there?%s)",
+			 p->url, (long long) ((now - p->down_first) / 1000),
+			 strncmp(p->url, "tls+tcp://", 10) == 0
+				 ? " tls+tcp://: do both sides present "
+				   "certificates signed by the CA the other "
+				   "trusts?"
+				 : "");
 	}
 	if (now - p->down_since < PEER_REDIAL_MS)
 		return;

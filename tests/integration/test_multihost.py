@@ -292,6 +292,14 @@ class MultiHostTest(SystemTestCase):
         self.assertGreater(answers, 5)
         log = self.sys.registry.tail(400)
         self.assertNotIn("gateway gw3", log)
+        # NNG retries the refused handshake in silence: gw3 says why it
+        # is not ready, 10 s into the outage.
+        deadline = time.monotonic() + 20.0
+        while ("not connected for" not in g.proc.tail(100) and
+               time.monotonic() < deadline):
+            time.sleep(0.2)
+        self.assertIn("do both sides present certificates signed by the "
+                      "CA the other trusts?", g.proc.tail(100))
         # Nor does a client without TLS (garbage on the registry's port);
         # the registry still serves the real gateways.
         with socket.create_connection((self.net.addr["a"], REG_PORT),
