@@ -222,10 +222,10 @@ struct reg {
 	bool repair;
 	/* While set, events say is_online changed (Event.online_changed). */
 	bool online_changed;
-	/* Sessions that receive every user's changes (all_users). */
-	/* The all-users sessions, in an array rather than a list: an
-	 * audience pass walks all of them for every change, and independent
-	 * loads overlap where a list's pointer chase waits on each miss. */
+	/* Sessions that receive every user's changes (all_users), in an
+	 * array rather than a list: an audience pass walks all of them for
+	 * every change, and independent loads overlap where a list's pointer
+	 * chase waits on each miss. */
 	struct reg_session **all_sessions;
 	size_t nall, allcap;
 
