@@ -394,9 +394,8 @@ prs_inbox_open(struct prs_inbox **out, struct ev_loop *loop, const char *url,
 		rv = NNG_EINVAL;
 		goto fail_alloc;
 	}
-	if ((rv = nng_aio_alloc(&in->aio, NULL, NULL)) != 0)
+	if ((rv = prs_nng_aio_nb(&in->aio)) != 0)
 		goto fail_alloc;
-	nng_aio_set_timeout(in->aio, NNG_DURATION_ZERO);
 	if ((rv = nng_pull0_open(&in->sock)) != 0)
 		goto fail_alloc;
 	if ((rv = nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ,

@@ -178,6 +178,16 @@ prs_frames_each(const uint8_t *b, size_t len,
 }
 
 int
+prs_nng_aio_nb(nng_aio **aio)
+{
+	int rv = nng_aio_alloc(aio, NULL, NULL);
+
+	if (rv == 0)
+		nng_aio_set_timeout(*aio, NNG_DURATION_ZERO); /* never waits */
+	return rv;
+}
+
+int
 prs_nng_send_nb(nng_socket s, nng_aio *aio, nng_msg *m)
 {
 	int rv;
@@ -315,9 +325,8 @@ prs_peer_open(struct prs_peer **out, struct ev_loop *loop, const char *url,
 	p->name = xstrdup(name);
 	p->kind = kind;
 	p->epoch = epoch;
-	if ((rv = nng_aio_alloc(&p->aio, NULL, NULL)) != 0)
+	if ((rv = prs_nng_aio_nb(&p->aio)) != 0)
 		goto fail_alloc;
-	nng_aio_set_timeout(p->aio, NNG_DURATION_ZERO);
 	if ((rv = nng_push0_open(&p->sock)) != 0)
 		goto fail_alloc;
 	if ((rv = nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ,

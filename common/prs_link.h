@@ -43,11 +43,12 @@ typedef void (*prs_inbox_gone_cb)(void *arg, uint32_t pipe);
 int prs_frames_each(const uint8_t *b, size_t len,
 		    void (*cb)(void *arg, Prs__Envelope *env), void *arg);
 
-/* Non-blocking nng_sendmsg / nng_recvmsg on an aio the caller keeps
- * (nng_aio_alloc(&aio, NULL, NULL), one per socket, loop thread only):
- * NNG 1.5's own calls allocate an aio per call, and each allocation makes
- * a getrandom() system call. NNG_EAGAIN when NNG cannot take or give a
- * message at once; a message not sent stays the caller's. */
+/* Non-blocking nng_sendmsg / nng_recvmsg on an aio the caller keeps (one
+ * per socket, made by prs_nng_aio_nb, loop thread only): NNG 1.5's own
+ * calls allocate an aio per call, and each allocation makes a getrandom()
+ * system call. NNG_EAGAIN when NNG cannot take or give a message at once;
+ * a message not sent stays the caller's. */
+int prs_nng_aio_nb(nng_aio **aio);
 int prs_nng_send_nb(nng_socket s, nng_aio *aio, nng_msg *m);
 int prs_nng_recv_nb(nng_socket s, nng_aio *aio, nng_msg **m);
 
