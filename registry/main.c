@@ -82,6 +82,7 @@ cron_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
+	R.loop_at = prs_mono_ms();
 	reg_flush_writes(&R);
 	reg_history_pump(&R);
 }

@@ -254,6 +254,7 @@ struct reg {
 
 	ev_timer cron;
 	ev_prepare before_sleep;
+	int64_t loop_at; /* monotonic ms: the loop last went to sleep */
 	ev_timer stop_timer;
 	ev_signal sigint, sigterm;
 };

@@ -500,20 +500,22 @@ void
 reg_cron(struct reg *r)
 {
 	int64_t now = prs_mono_ms();
-	static int64_t last_hello, last_cron;
+	static int64_t last_hello;
 	struct reg_gw *gw, *tmp;
 
 	/* If we ourselves were stalled (SIGSTOP, swapping), the gateways'
 	 * silence is ours: their Hellos wait unread in the inbox. Give them
-	 * a fresh window instead of declaring every one of them dead. */
-	if (last_cron != 0 &&
-	    now - last_cron > r->cfg.gateway_timeout_ms / 2) {
+	 * a fresh window instead of declaring every one of them dead. The
+	 * loop sleeps at most CRON_MS between two looks at the clock
+	 * (loop_at, set before each sleep), so a longer gap is a stall, even
+	 * one that began before the first cron. */
+	if (r->loop_at != 0 &&
+	    now - r->loop_at > r->cfg.gateway_timeout_ms / 2) {
 		prs_warn("registry loop stalled for %lld ms",
-			 (long long) (now - last_cron));
+			 (long long) (now - r->loop_at));
 		HASH_ITER (hh, r->gws, gw, tmp)
 			gw->last_heard = now;
 	}
-	last_cron = now;
 	/* Count what is already in the inbox before judging anyone silent:
 	 * after a stall of ours their Hellos are waiting there. */
 	if (r->inbox != NULL)
