@@ -36,22 +36,28 @@ static const struct prs_opt common_opts[] = {
 	 "the loop and NNG's threads on one CPU"},
 };
 
+int
+prs_cpu_pin(int64_t cpu, const char *who)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET((int) cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+		fprintf(stderr, "%s: cpu %lld: %s\n", who, (long long) cpu,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Before NNG starts its threads: they inherit the main thread's set. */
 static int
 cpu_apply(const char *prog)
 {
-	cpu_set_t set;
-
-	if (prs_cpu < 0)
-		return 0;
-	CPU_ZERO(&set);
-	CPU_SET((int) prs_cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-		fprintf(stderr, "%s: cpu %lld: %s\n", prog,
-			(long long) prs_cpu, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return prs_cpu_pin(prs_cpu, prog);
 }
 
 /* Strings we allocated, so that a value set twice (file, then flag) is

@@ -29,6 +29,9 @@ extern char *prs_ipc_group;
 /* cpu: the one CPU all of the process's threads run on (-1: any); applied
  * by prs_config_parse, before any NNG socket starts NNG's threads. */
 extern int64_t prs_cpu;
+/* Runs the calling thread (and threads it starts later) on that one CPU;
+ * cpu < 0 leaves it. Returns 0, or -1 with a message naming who. */
+int prs_cpu_pin(int64_t cpu, const char *who);
 
 /* Reads --config FILE (if given) and then the flags. Returns 0 to run, 1
  * when --help or --version was printed, -1 after printing an error. String

@@ -22,9 +22,8 @@
  * anyway, to be subtracted. Pin with --cpu (the parent, as every daemon's
  * cpu key) and --peer-cpu; stops by itself.
  */
-#define _GNU_SOURCE /* sched_setaffinity */
+#define _GNU_SOURCE /* mkdtemp */
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,22 +64,6 @@ static struct ev_loop *loop;
 static struct prs_peer *peer;
 static char *payload;
 static uint64_t sent, answered;
-
-static void
-pin(int64_t cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET((int) cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-		fprintf(stderr, "link-floor: pinning to CPU %lld: %s\n",
-			(long long) cpu, strerror(errno));
-		exit(2);
-	}
-}
 
 /* utime + stime of a whole process (every thread), in microseconds. */
 static double
@@ -147,7 +130,8 @@ child_main(const char *own, const char *other)
 	struct prs_inbox *in;
 	ev_signal term;
 
-	pin(cfg.peer_cpu);
+	if (prs_cpu_pin(cfg.peer_cpu, "link-floor: the child") != 0)
+		return 2;
 	loop = EV_DEFAULT;
 	if (prs_inbox_open(&in, loop, own, child_recv, gone, NULL) != 0 ||
 	    prs_peer_open(&peer, loop, other, PRS__KIND__KIND_REGISTRY,
@@ -164,12 +148,12 @@ child_main(const char *own, const char *other)
 static double
 mono_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double) prs_mono_us() / 1e6;
 }
 
 static double t_start, t_stop;
+static pid_t child = -1;
+static bool child_gone;
 static uint64_t due_sent;
 
 /* Paces the changes as presence-bench does: what is due by now. */
@@ -180,7 +164,6 @@ tick_cb(struct ev_loop *l, ev_timer *w, int revents)
 	uint64_t due;
 
 	if (t >= t_stop) {
-		ev_timer_stop(l, w);
 		ev_break(l, EVBREAK_ALL);
 		return;
 	}
@@ -196,12 +179,19 @@ tick_cb(struct ev_loop *l, ev_timer *w, int revents)
 static void
 warm_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
-	if (answered > 0 || mono_s() > t_stop)
+	pid_t gone = waitpid(child, NULL, WNOHANG);
+
+	/* e.g. a bad --peer-cpu: it said why (libev's default loop may
+	 * have reaped it already) */
+	if (gone == child || (gone < 0 && errno == ECHILD))
+		child_gone = true;
+	if (answered > 0 || child_gone || mono_s() > t_stop)
 		ev_break(l, EVBREAK_ALL);
 	else
 		send_one();
 }
 
+/* Until every envelope sent is answered. */
 static void
 drain_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
@@ -209,13 +199,26 @@ drain_cb(struct ev_loop *l, ev_timer *w, int revents)
 		ev_break(l, EVBREAK_ALL);
 }
 
+/* Runs the loop with cb every period s until cb breaks it (or seconds
+ * pass: cb checks t_stop). */
+static void
+run_phase(void (*cb)(struct ev_loop *, ev_timer *, int), double period,
+	  double seconds)
+{
+	ev_timer w;
+
+	t_stop = mono_s() + seconds;
+	ev_timer_init(&w, cb, period, period);
+	ev_timer_start(loop, &w);
+	ev_run(loop, 0);
+	ev_timer_stop(loop, &w);
+}
+
 int
 main(int argc, char **argv)
 {
 	char dir[] = "/tmp/prs-link-floor.XXXXXX", a[128], b[128];
 	struct prs_inbox *in;
-	ev_timer tick;
-	pid_t child;
 	double c0, p0, c1, p1, wall, n;
 	uint64_t sent0, answered0;
 	int rc, status;
@@ -254,23 +257,19 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	t_stop = mono_s() + 10;
-	ev_timer_init(&tick, warm_cb, 0.01, 0.01);
-	ev_timer_start(loop, &tick);
-	ev_run(loop, 0);
-	ev_timer_stop(loop, &tick);
+	run_phase(warm_cb, 0.01, 10);
 	if (answered == 0) {
-		fprintf(stderr, "link-floor: no answer within 10 s\n");
-		kill(child, SIGTERM);
-		waitpid(child, NULL, 0);
+		fprintf(stderr, "link-floor: %s\n",
+			child_gone ? "the child exited"
+				   : "no answer within 10 s");
+		if (!child_gone) {
+			kill(child, SIGTERM);
+			waitpid(child, NULL, 0);
+		}
 		return 1;
 	}
 	/* let the warm-up's answers land, then measure from a quiet start */
-	t_stop = mono_s() + 2;
-	ev_timer_init(&tick, drain_cb, 0.01, 0.01);
-	ev_timer_start(loop, &tick);
-	ev_run(loop, 0);
-	ev_timer_stop(loop, &tick);
+	run_phase(drain_cb, 0.01, 2);
 
 	printf("link-floor: %lld changes/s for %lld s, %lld bytes each way\n",
 	       (long long) cfg.rate, (long long) cfg.duration,
@@ -281,16 +280,8 @@ main(int argc, char **argv)
 	p0 = proc_cpu_us(getpid());
 	c0 = proc_cpu_us(child);
 	t_start = mono_s();
-	t_stop = t_start + (double) cfg.duration;
-	ev_timer_init(&tick, tick_cb, 0., 1.0 / (double) cfg.rate);
-	ev_timer_start(loop, &tick);
-	ev_run(loop, 0);
-	/* the answers still in flight */
-	t_stop = mono_s() + 2;
-	ev_timer_init(&tick, drain_cb, 0.001, 0.001);
-	ev_timer_start(loop, &tick);
-	ev_run(loop, 0);
-	ev_timer_stop(loop, &tick);
+	run_phase(tick_cb, 1.0 / (double) cfg.rate, (double) cfg.duration);
+	run_phase(drain_cb, 0.001, 2); /* the answers still in flight */
 	wall = mono_s() - t_start;
 	p1 = proc_cpu_us(getpid());
 	c1 = proc_cpu_us(child);

@@ -82,16 +82,8 @@ cpu_ms(const struct rusage *r)
 static void
 pin(int64_t cpu, const char *who)
 {
-	cpu_set_t set;
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET((int) cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-		fprintf(stderr, "floor: pinning the %s to CPU %lld: %s\n", who,
-			(long long) cpu, strerror(errno));
+	if (prs_cpu_pin(cpu, who) != 0)
 		exit(2);
-	}
 }
 
 /* The soft open-files limit up to the hard one; each process needs
@@ -126,7 +118,7 @@ receiver(const struct sockaddr_in *sa, int ready)
 	int ep, open_n = 0, i;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	pin(cfg.receiver_cpu, "receiver");
+	pin(cfg.receiver_cpu, "floor: the receiver");
 	ep = epoll_create1(0);
 	for (i = 0; i < cfg.clients; i++) {
 		int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -230,7 +222,7 @@ main(int argc, char **argv)
 		receiver(&sa, pfd[1]);
 	}
 	close(pfd[1]);
-	pin(cfg.sender_cpu, "sender");
+	pin(cfg.sender_cpu, "floor: the sender");
 
 	fds = xcalloc((size_t) cfg.clients, sizeof(*fds));
 	for (i = 0; i < cfg.clients; i++) {
