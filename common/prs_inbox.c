@@ -280,11 +280,14 @@ fail:
 	return rv;
 }
 
+/* The probe's close happens off the loop: a probe whose connection the
+ * listener dropped during the handshake (its re-creation does that) is
+ * a #1518 pipe, whose close NNG 1.5.2 can hold for good. */
 static void
 probe_end(struct prs_inbox *in)
 {
 	if (in->probing)
-		nng_close(in->probe);
+		prs_nng_close_bg(in->probe);
 	in->probing = false;
 }
 
@@ -462,9 +465,6 @@ inbox_close_thread(void *arg)
 void
 prs_inbox_close(struct prs_inbox *in)
 {
-	pthread_t t;
-	pthread_attr_t a;
-
 	if (in == NULL)
 		return;
 	ev_io_stop(in->loop, &in->rio);
@@ -473,11 +473,7 @@ prs_inbox_close(struct prs_inbox *in)
 	in->closing = true;
 	pthread_mutex_unlock(&in->mtx);
 	ev_async_stop(in->loop, &in->gone_async);
-	if (pthread_attr_init(&a) != 0 ||
-	    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED) != 0 ||
-	    pthread_create(&t, &a, inbox_close_thread, in) != 0)
-		inbox_close_thread(in); /* no thread: block, as before */
-	pthread_attr_destroy(&a);
+	prs_detach(inbox_close_thread, in);
 }
 
 uint64_t

@@ -263,6 +263,60 @@ peer_pipe_notify(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		__atomic_fetch_sub(&p->npipes, 1, __ATOMIC_RELAXED);
 }
 
+void
+prs_detach(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	if (pthread_attr_init(&a) != 0) {
+		fn(arg);
+		return;
+	}
+	if (pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED) != 0 ||
+	    pthread_create(&t, &a, fn, arg) != 0)
+		fn(arg); /* no thread: block, as before */
+	pthread_attr_destroy(&a);
+}
+
+struct bg_close {
+	bool dialer;
+	nng_socket sock;
+	nng_dialer d;
+};
+
+static void *
+bg_close_thread(void *arg)
+{
+	struct bg_close *c = arg;
+
+	if (c->dialer)
+		nng_dialer_close(c->d);
+	else
+		nng_close(c->sock);
+	free(c);
+	return NULL;
+}
+
+void
+prs_nng_close_bg(nng_socket s)
+{
+	struct bg_close *c = xcalloc(1, sizeof(*c));
+
+	c->sock = s;
+	prs_detach(bg_close_thread, c);
+}
+
+void
+prs_nng_dialer_close_bg(nng_dialer d)
+{
+	struct bg_close *c = xcalloc(1, sizeof(*c));
+
+	c->dialer = true;
+	c->d = d;
+	prs_detach(bg_close_thread, c);
+}
+
 /* The dialer side of NNG bug #1518: a dialer whose connection is closed by
  * the far end during the SP handshake (a listener process dying while it
  * accepts, or any stray server on the path) never redials. So a peer that
@@ -304,7 +358,8 @@ peer_watch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	p->down_since = now;
 	p->redials++;
-	nng_dialer_close(p->dialer);
+	/* a dialer stuck in that state can hold its close for good */
+	prs_nng_dialer_close_bg(p->dialer);
 	if ((rv = prs_tls_dial(p->sock, p->url, &p->dialer,
 			       NNG_FLAG_NONBLOCK)) != 0)
 		prs_warn("redial %s: %s", p->url, nng_strerror(rv));
@@ -409,17 +464,10 @@ prs_peer_close(struct prs_peer *p)
 void
 prs_peer_close_bg(struct prs_peer *p)
 {
-	pthread_t t;
-	pthread_attr_t a;
-
 	if (p == NULL)
 		return;
 	peer_detach(p);
-	if (pthread_attr_init(&a) != 0 ||
-	    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED) != 0 ||
-	    pthread_create(&t, &a, peer_close_thread, p) != 0)
-		peer_close_thread(p); /* no thread: block, as before */
-	pthread_attr_destroy(&a);
+	prs_detach(peer_close_thread, p);
 }
 
 /* Hands the open batch to NNG, or to our queue if NNG pushes back. */

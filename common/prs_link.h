@@ -52,6 +52,15 @@ int prs_nng_aio_nb(nng_aio **aio);
 int prs_nng_send_nb(nng_socket s, nng_aio *aio, nng_msg *m);
 int prs_nng_recv_nb(nng_socket s, nng_aio *aio, nng_msg **m);
 
+/* Runs fn(arg) on a detached thread of its own (or here, if no thread can
+ * be made). For NNG closes: NNG 1.5.2 can hold the close of a socket, a
+ * dialer or a listener for good on a pipe stuck in the #1518 state (see
+ * prs_link.c), and the loop must never wait for one. */
+void prs_detach(void *(*fn)(void *), void *arg);
+/* nng_close(s) and nng_dialer_close(d) through prs_detach. */
+void prs_nng_close_bg(nng_socket s);
+void prs_nng_dialer_close_bg(nng_dialer d);
+
 /* Listens on url (ipc://, tcp:// or tls+tcp://, see prs_tls.h). ipc socket
  * files get mode 0600, or 0660 and the group of the ipc_group setting; ipc
  * peers of another uid (outside that group) are disconnected before they can
