@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,6 +131,7 @@ child_main(const char *own, const char *other)
 	struct prs_inbox *in;
 	ev_signal term;
 
+	prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the parent */
 	if (prs_cpu_pin(cfg.peer_cpu, "link-floor: the child") != 0)
 		return 2;
 	loop = EV_DEFAULT;
