@@ -216,14 +216,29 @@ run_phase(void (*cb)(struct ev_loop *, ev_timer *, int), double period,
 	ev_timer_stop(loop, &w);
 }
 
+static char dir[] = "/tmp/prs-link-floor.XXXXXX", a[128], b[128];
+
+/* Stops the child (unless it is gone already) and removes the sockets'
+ * directory: on every way out once both exist. */
+static void
+cleanup(void)
+{
+	if (!child_gone) {
+		kill(child, SIGTERM);
+		waitpid(child, NULL, 0);
+	}
+	unlink(a + 6);
+	unlink(b + 6);
+	rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
-	char dir[] = "/tmp/prs-link-floor.XXXXXX", a[128], b[128];
 	struct prs_inbox *in;
 	double c0, p0, c1, p1, wall, n;
 	uint64_t sent0, answered0;
-	int rc, status;
+	int rc;
 
 	rc = prs_config_parse(
 		opts, PRS_ARRAY_LEN(opts), "link-floor", "presence-link-floor",
@@ -246,6 +261,7 @@ main(int argc, char **argv)
 	/* before any NNG thread exists */
 	if ((child = fork()) < 0) {
 		perror("link-floor: fork");
+		rmdir(dir);
 		return 1;
 	}
 	if (child == 0)
@@ -255,7 +271,7 @@ main(int argc, char **argv)
 	if (prs_inbox_open(&in, loop, a, parent_recv, gone, NULL) != 0 ||
 	    prs_peer_open(&peer, loop, b, PRS__KIND__KIND_GATEWAY,
 			  "link-floor", 1) != 0) {
-		kill(child, SIGTERM);
+		cleanup();
 		return 1;
 	}
 
@@ -264,10 +280,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "link-floor: %s\n",
 			child_gone ? "the child exited"
 				   : "no answer within 10 s");
-		if (!child_gone) {
-			kill(child, SIGTERM);
-			waitpid(child, NULL, 0);
-		}
+		cleanup();
 		return 1;
 	}
 	/* let the warm-up's answers land, then measure from a quiet start */
@@ -288,13 +301,9 @@ main(int argc, char **argv)
 	p1 = proc_cpu_us(getpid());
 	c1 = proc_cpu_us(child);
 
-	kill(child, SIGTERM);
-	waitpid(child, &status, 0);
+	cleanup();
 	prs_peer_close(peer);
 	prs_inbox_close(in);
-	unlink(a + 6);
-	unlink(b + 6);
-	rmdir(dir);
 
 	n = (double) (cfg.pace_only ? due_sent : answered - answered0);
 	if (cfg.pace_only)

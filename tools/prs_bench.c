@@ -86,21 +86,20 @@ static uint64_t hist[64]; /* latency buckets, log2 microseconds */
 static uint64_t *samples;
 static size_t nsamples, samplecap;
 
+/* Seconds on a clock: CLOCK_MONOTONIC for times, CLOCK_PROCESS_CPUTIME_ID
+ * for this process's user + system CPU. */
 static double
-now_s(void)
+clock_s(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* This process's user + system CPU seconds. */
 static double
-cpu_s(void)
+now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return clock_s(CLOCK_MONOTONIC);
 }
 
 static int64_t
@@ -538,12 +537,12 @@ main(int argc, char **argv)
 	       (t_all_connected ? t_all_connected : now_s()) - t_start);
 	fflush(stdout);
 	t_load = now_s();
-	cpu_load = cpu_s();
+	cpu_load = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	ev_timer_init(&stop_timer, stop_cb, (double) cfg.duration, 0.);
 	ev_timer_start(loop, &stop_timer);
 	ev_run(loop, 0);
 	t_load = now_s() - t_load;
-	cpu_load = cpu_s() - cpu_load;
+	cpu_load = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu_load;
 	if (strcmp(cfg.mode, "fanout") == 0 || strcmp(cfg.mode, "slow") == 0) {
 		printf("changes sent: %llu (%.0f/s); presence events "
 		       "received: "
